@@ -1,0 +1,117 @@
+"""The user directory (Firebase Auth user records), behind firebase-admin.
+
+This is the one place that calls firebase-admin's user-management API and turns
+its errors into ours: an unknown user becomes ``UserNotFound`` and any transport
+or backend failure becomes ``AuthUnavailable`` (callers fail closed).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import firebase_admin
+from firebase_admin import auth as fb_auth
+from firebase_admin import exceptions as fb_exceptions
+
+from auth.principal import Role, roles_from_claims
+from core.errors import AuthUnavailable, InternalError, UserNotFound
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    """What the backend needs to know about a user account."""
+
+    uid: str
+    email: str | None
+    disabled: bool
+    #: Tokens issued before this (epoch seconds) are revoked; ``None`` if never set.
+    valid_since: int | None
+    custom_claims: dict[str, Any]
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return roles_from_claims(self.custom_claims)
+
+
+class UserDirectory:
+    """User-record operations bound to one firebase-admin app."""
+
+    def __init__(self, app: firebase_admin.App, clock: Callable[[], float] = time.time) -> None:
+        self._app = app
+        self._clock = clock
+
+    def get(self, uid: str) -> UserRecord:
+        """Raises: UserNotFound, AuthUnavailable."""
+        with _translated():
+            return _record(fb_auth.get_user(uid, app=self._app))
+
+    def find_by_email(self, email: str) -> UserRecord:
+        """Raises: UserNotFound, AuthUnavailable."""
+        with _translated():
+            return _record(fb_auth.get_user_by_email(email, app=self._app))
+
+    def exists(self, uid: str) -> bool:
+        """Raises: AuthUnavailable."""
+        try:
+            self.get(uid)
+        except UserNotFound:
+            return False
+        return True
+
+    def set_custom_claims(self, uid: str, claims: dict[str, Any]) -> None:
+        """Replace all custom claims of ``uid``. Raises: UserNotFound, AuthUnavailable."""
+        with _translated():
+            fb_auth.set_custom_user_claims(uid, claims or None, app=self._app)
+
+    def revoke_sessions(self, uid: str) -> int:
+        """Revoke every refresh token and every ID token issued up to now.
+
+        Firebase stores the bound in whole seconds and keeps tokens whose ``iat``
+        equals it, so a token issued earlier in the current second would survive
+        ``revoke_refresh_tokens``. We set the bound to the next second instead
+        (a sign-in within that second is refused once and retried by the client).
+
+        Returns:
+            The new ``valid_since`` (epoch seconds).
+
+        Raises: UserNotFound, AuthUnavailable.
+        """
+        valid_since = int(self._clock()) + 1
+        with _translated():
+            fb_auth.update_user(uid, valid_since=valid_since, app=self._app)
+        return valid_since
+
+
+def _record(user: Any) -> UserRecord:
+    valid_after_ms = user.tokens_valid_after_timestamp
+    return UserRecord(
+        uid=user.uid,
+        email=user.email,
+        disabled=bool(user.disabled),
+        valid_since=int(valid_after_ms) // 1000 if valid_after_ms else None,
+        custom_claims=dict(user.custom_claims or {}),
+    )
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except fb_auth.UserNotFoundError:
+        raise UserNotFound() from None
+    except fb_exceptions.FirebaseError as error:
+        # Includes transport failures (UnavailableError, DeadlineExceededError, ...).
+        logger.warning("Auth backend call failed: %s (%s)", type(error).__name__, error.code)
+        raise AuthUnavailable() from None
+    except ValueError as error:
+        # firebase-admin validates arguments locally; callers validate first, so this is a bug.
+        logger.error("Auth backend call rejected its arguments: %s", error)
+        raise InternalError() from None

@@ -1,0 +1,67 @@
+"""Authentication: from an ``Authorization`` header to a verified ``Principal``."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+
+import firebase_admin
+
+from auth import tokens
+from auth.bearer import bearer_token
+from auth.directory import UserDirectory
+from auth.principal import Principal, principal_from_claims
+from auth.sessions import SessionChecker
+from core.settings import Settings
+
+
+class Authenticator:
+    """Verifies bearer tokens and checks them against the user record.
+
+    A request is *privileged* when the caller asks for it (every ``/admin`` call)
+    or when the token carries any role. Privileged requests read the user record
+    fresh, so revocation, disabling and demotion apply at once; the principal's
+    roles are then those both in the token and currently assigned.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        app: firebase_admin.App,
+        directory: UserDirectory,
+        sessions: SessionChecker,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._settings = settings
+        self._app = app
+        self._directory = directory
+        self._sessions = sessions
+        self._clock = clock
+
+    @property
+    def sessions(self) -> SessionChecker:
+        return self._sessions
+
+    def authenticate(self, authorization: str | None, *, privileged: bool = False) -> Principal:
+        """Verify the header's token and return the caller.
+
+        Raises:
+            MissingToken, InvalidToken, TokenExpired, TokenRevoked, UserDisabled:
+                the caller is not authenticated (401).
+            AuthUnavailable: keys or user records could not be fetched (503).
+        """
+        token = bearer_token(authorization)
+        claims = tokens.verify_id_token(
+            token,
+            app=self._app,
+            clock_skew_seconds=self._settings.clock_skew_seconds,
+            clock=self._clock,
+        )
+        principal = principal_from_claims(claims)
+        fresh = privileged or bool(principal.roles)
+        record = self._sessions.check(principal.uid, principal.issued_at, fresh=fresh)
+        if principal.roles:
+            # A role removed since the token was minted no longer counts.
+            principal = dataclasses.replace(principal, roles=principal.roles & record.roles)
+        return principal

@@ -1,0 +1,97 @@
+"""Who is calling: the frozen result of authentication, built from token claims."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+#: The custom claim that carries a user's roles (a JSON list of strings).
+ROLES_CLAIM = "roles"
+
+
+class Role(StrEnum):
+    """The closed set of roles an admin can assign."""
+
+    #: Assigns roles; full access to every project.
+    ADMIN = "admin"
+    #: Reads every project and the audit log; writes nothing that is not its own.
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A verified caller. Handlers receive one; nothing mutates it."""
+
+    uid: str
+    email: str | None = None
+    email_verified: bool = False
+    roles: frozenset[Role] = field(default_factory=frozenset)
+    sign_in_provider: str | None = None
+    auth_time: int | None = None
+    #: The second factor used at sign-in (e.g. ``phone``, ``totp``), or ``None``.
+    second_factor: str | None = None
+    tenant: str | None = None
+    #: ``iat`` of the token, kept for revocation checks.
+    issued_at: int = 0
+
+    def has_role(self, role: Role) -> bool:
+        return role in self.roles
+
+    @property
+    def is_admin(self) -> bool:
+        return Role.ADMIN in self.roles
+
+    @property
+    def is_auditor(self) -> bool:
+        return Role.AUDITOR in self.roles
+
+
+def roles_from_claims(claims: Mapping[str, Any] | None) -> frozenset[Role]:
+    """The known roles in a claims mapping; unknown or malformed values are ignored."""
+    if not claims:
+        return frozenset()
+    raw = claims.get(ROLES_CLAIM)
+    if not isinstance(raw, list):
+        return frozenset()
+    return frozenset(_known_roles(raw))
+
+
+def _known_roles(values: Iterable[object]) -> Iterable[Role]:
+    known = {role.value: role for role in Role}
+    for value in values:
+        if isinstance(value, str) and value in known:
+            yield known[value]
+
+
+def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
+    """Build a principal from verified ID-token claims.
+
+    Args:
+        claims: the payload returned by token verification (``sub`` already checked).
+    """
+    firebase = claims.get("firebase")
+    firebase = firebase if isinstance(firebase, Mapping) else {}
+    email = claims.get("email")
+    return Principal(
+        uid=str(claims["sub"]),
+        email=email if isinstance(email, str) else None,
+        email_verified=claims.get("email_verified") is True,
+        roles=roles_from_claims(claims),
+        sign_in_provider=_str_or_none(firebase.get("sign_in_provider")),
+        auth_time=_int_or_none(claims.get("auth_time")),
+        second_factor=_str_or_none(firebase.get("sign_in_second_factor")),
+        tenant=_str_or_none(firebase.get("tenant")),
+        issued_at=_int_or_none(claims.get("iat")) or 0,
+    )
+
+
+def _str_or_none(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return int(value)

@@ -1,0 +1,71 @@
+"""Revocation and disabled-account checks, with a bounded, time-limited cache.
+
+Firebase ID tokens live for an hour and cannot be recalled; the only way to stop
+one early is to compare it with the user record (``disabled``, ``validSince``).
+That costs one Auth backend call, so ordinary requests may reuse a record for up
+to ``max_age`` seconds (the documented staleness bound). Privileged requests
+(see ``auth.identity``) always read the record fresh.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from cachetools import TTLCache
+
+from auth.directory import UserDirectory, UserRecord
+from core.errors import TokenRevoked, UserDisabled, UserNotFound
+
+
+class SessionChecker:
+    """Checks that a verified token still belongs to an active, unrevoked account."""
+
+    def __init__(self, directory: UserDirectory, *, max_age_seconds: int, max_entries: int) -> None:
+        self._directory = directory
+        self._cache: TTLCache[str, UserRecord] | None = (
+            TTLCache(maxsize=max_entries, ttl=max_age_seconds) if max_age_seconds > 0 else None
+        )
+        self._lock = threading.Lock()
+
+    def check(self, uid: str, issued_at: int, *, fresh: bool) -> UserRecord:
+        """Return the user's record after checking the token against it.
+
+        Args:
+            uid: the token's subject.
+            issued_at: the token's ``iat``.
+            fresh: bypass the cache (privileged requests).
+
+        Raises:
+            UserDisabled: the account is disabled.
+            TokenRevoked: the token predates the account's ``validSince``, or the
+                account no longer exists.
+            AuthUnavailable: the Auth backend could not be reached (fail closed).
+        """
+        record = self._lookup(uid, fresh=fresh)
+        if record.disabled:
+            raise UserDisabled()
+        if record.valid_since is not None and issued_at < record.valid_since:
+            raise TokenRevoked()
+        return record
+
+    def forget(self, uid: str) -> None:
+        """Drop a cached record after this instance changed it (revocation, roles)."""
+        if self._cache is not None:
+            with self._lock:
+                self._cache.pop(uid, None)
+
+    def _lookup(self, uid: str, *, fresh: bool) -> UserRecord:
+        if self._cache is not None and not fresh:
+            with self._lock:
+                cached = self._cache.get(uid)
+            if cached is not None:
+                return cached
+        try:
+            record = self._directory.get(uid)
+        except UserNotFound:
+            # A deleted account's tokens are as good as revoked.
+            raise TokenRevoked("The user account no longer exists.") from None
+        if self._cache is not None:
+            with self._lock:
+                self._cache[uid] = record
+        return record

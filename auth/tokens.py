@@ -1,0 +1,88 @@
+"""ID-token verification: the only module that sees firebase-admin's token errors.
+
+``firebase_admin.auth.verify_id_token`` checks signature, ``kid``, ``alg``,
+``aud``, ``iss``, ``sub``, ``exp`` and ``iat``. With the Auth emulator it skips
+signature and time checks, so the time checks are repeated here, which makes the
+emulator behave like production for expired or future-dated tokens.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import firebase_admin
+from firebase_admin import auth as fb_auth
+
+from core.errors import AuthUnavailable, InternalError, InvalidToken, TokenExpired
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+def verify_id_token(
+    token: str,
+    *,
+    app: firebase_admin.App,
+    clock_skew_seconds: int,
+    clock: Clock = time.time,
+) -> dict[str, Any]:
+    """Verify a Firebase ID token and return its claims.
+
+    Revocation and disabled status are not checked here (see ``auth.sessions``).
+
+    Raises:
+        InvalidToken: forged, malformed, wrong project, custom token, etc.
+        TokenExpired: ``exp`` is in the past beyond the skew.
+        AuthUnavailable: Google's public keys could not be fetched.
+        InternalError: firebase-admin is misconfigured (e.g. no project id).
+    """
+    try:
+        claims: dict[str, Any] = fb_auth.verify_id_token(
+            token, app=app, check_revoked=False, clock_skew_seconds=clock_skew_seconds
+        )
+    except fb_auth.ExpiredIdTokenError:
+        raise TokenExpired() from None
+    except fb_auth.CertificateFetchError as error:
+        logger.warning("could not fetch Google's token certificates: %s", type(error).__name__)
+        raise AuthUnavailable() from None
+    except fb_auth.InvalidIdTokenError as error:
+        # The SDK's message says what was expected; it never contains the token itself.
+        logger.info("rejected ID token: %s", _first_sentence(str(error)))
+        raise InvalidToken() from None
+    except ValueError as error:
+        # The SDK raises ValueError for misconfiguration, not for bad tokens (an empty
+        # token never gets here: ``auth.bearer`` rejects it first).
+        logger.error("token verification is misconfigured: %s", error)
+        raise InternalError() from None
+    check_times(claims, now=clock(), skew=clock_skew_seconds)
+    return claims
+
+
+def check_times(claims: dict[str, Any], *, now: float, skew: int) -> None:
+    """Reject tokens that are expired or issued in the future, beyond ``skew`` seconds.
+
+    Raises:
+        TokenExpired: ``exp`` has passed.
+        InvalidToken: ``exp``/``iat``/``auth_time`` missing, malformed or in the future.
+    """
+    exp, iat, auth_time = (claims.get(name) for name in ("exp", "iat", "auth_time"))
+    if not all(_is_number(value) for value in (exp, iat, auth_time)):
+        logger.info("rejected ID token: expected numeric exp, iat and auth_time")
+        raise InvalidToken()
+    if now > exp + skew:
+        raise TokenExpired()
+    if iat > now + skew or auth_time > now + skew:
+        logger.info("rejected ID token: iat or auth_time is in the future")
+        raise InvalidToken()
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _first_sentence(message: str) -> str:
+    return message.split(". ", 1)[0][:200]

@@ -1,0 +1,250 @@
+"""The one error hierarchy of the backend.
+
+Every failure a client can see is an ``ApiError`` leaf that carries its stable
+machine ``code`` and HTTP ``status``; ``handlers.responses.error_response`` is
+the single place that turns one into a JSON body. Anything that is not an
+``ApiError`` becomes a logged, generic 500.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import ClassVar
+
+
+class ApiError(Exception):
+    """Root of every error a client may see."""
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal"
+    default_message: ClassVar[str] = "Internal error."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.message = message or self.default_message
+        self.details = dict(details) if details else None
+        self.headers = dict(headers) if headers else {}
+        super().__init__(self.message)
+
+
+class InternalError(ApiError):
+    """An unexpected failure; the message never says more than this."""
+
+
+# --- 400 -------------------------------------------------------------------
+
+
+class BadRequest(ApiError):
+    """The request is malformed."""
+
+    status = 400
+    code = "bad_request"
+    default_message = "The request is malformed."
+
+
+class InvalidJson(BadRequest):
+    """The body is not a valid JSON document."""
+
+    code = "invalid_json"
+    default_message = "The request body is not valid JSON."
+
+
+class ValidationFailed(BadRequest):
+    """The body or query is JSON but breaks the schema; ``details`` names each field."""
+
+    code = "validation_error"
+    default_message = "The request has invalid fields."
+
+
+class InvalidCursor(BadRequest):
+    """A pagination cursor that this server did not issue."""
+
+    code = "invalid_cursor"
+    default_message = "The cursor is not valid."
+
+
+class UnknownUser(BadRequest):
+    """A uid in the request names no user."""
+
+    code = "unknown_user"
+    default_message = "No user has that uid."
+
+
+class ClaimsTooLarge(BadRequest):
+    """The merged custom claims would exceed Firebase's 1000-byte limit."""
+
+    code = "claims_too_large"
+    default_message = "The user's custom claims would exceed 1000 bytes."
+
+
+# --- 401 / 403 -------------------------------------------------------------
+
+
+class AuthenticationFailed(ApiError):
+    """The caller's identity could not be established."""
+
+    status = 401
+    code = "invalid_token"
+    default_message = "The ID token is invalid."
+    #: Value of ``error=`` in ``WWW-Authenticate``; ``None`` when no token was sent (RFC 6750 3.1).
+    bearer_error: ClassVar[str | None] = "invalid_token"
+
+
+class MissingToken(AuthenticationFailed):
+    """No bearer token was sent."""
+
+    code = "missing_token"
+    default_message = "An Authorization: Bearer <Firebase ID token> header is required."
+    bearer_error = None
+
+
+class InvalidToken(AuthenticationFailed):
+    """The token is malformed, forged, or issued for another project."""
+
+
+class TokenExpired(AuthenticationFailed):
+    """The token's ``exp`` has passed (beyond the allowed clock skew)."""
+
+    code = "token_expired"
+    default_message = "The ID token has expired; refresh it and retry."
+
+
+class TokenRevoked(AuthenticationFailed):
+    """The user's sessions were revoked after this token was issued."""
+
+    code = "token_revoked"
+    default_message = "The ID token has been revoked; sign in again."
+
+
+class UserDisabled(AuthenticationFailed):
+    """The user account is disabled."""
+
+    code = "user_disabled"
+    default_message = "The user account is disabled."
+
+
+class PermissionDenied(ApiError):
+    """The caller is known but no rule allows the action."""
+
+    status = 403
+    code = "forbidden"
+    default_message = "You are not allowed to do this."
+
+
+class EmailNotVerified(PermissionDenied):
+    """Writes require a verified email address."""
+
+    code = "email_not_verified"
+    default_message = "Verify your email address before making changes."
+
+
+# --- 404 .. 415 ------------------------------------------------------------
+
+
+class NotFound(ApiError):
+    """No such resource, or one the caller may not know exists."""
+
+    status = 404
+    code = "not_found"
+    default_message = "Not found."
+
+
+class UserNotFound(NotFound):
+    """An admin looked up a user that does not exist."""
+
+    code = "user_not_found"
+    default_message = "No user matches."
+
+
+class MethodNotAllowed(ApiError):
+    """The route exists but not for this HTTP method."""
+
+    status = 405
+    code = "method_not_allowed"
+    default_message = "Method not allowed."
+
+    def __init__(self, allowed: Sequence[str]) -> None:
+        allow = ", ".join(sorted(allowed))
+        super().__init__(f"Allowed methods: {allow}.", headers={"Allow": allow})
+
+
+class Conflict(ApiError):
+    """The request conflicts with the resource's current state."""
+
+    status = 409
+    code = "conflict"
+    default_message = "The request conflicts with the current state."
+
+
+class SelfDemotion(Conflict):
+    """An admin may not remove their own admin role (someone must stay admin)."""
+
+    code = "self_demotion"
+    default_message = "You cannot remove your own admin role."
+
+
+class TooManyMembers(Conflict):
+    """A project has at most ``MAX_MEMBERS`` editors and viewers."""
+
+    code = "too_many_members"
+    default_message = "The project already has the maximum number of members."
+
+
+class Busy(Conflict):
+    """Another change to the same resource is in progress; retry shortly."""
+
+    code = "busy"
+    default_message = "Another change to this resource is in progress; retry shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class PreconditionFailed(ApiError):
+    """``If-Match`` named a version that is no longer current."""
+
+    status = 412
+    code = "precondition_failed"
+    default_message = "The resource changed since you read it (If-Match failed)."
+
+
+class PayloadTooLarge(ApiError):
+    """The body is larger than the limit."""
+
+    status = 413
+    code = "payload_too_large"
+    default_message = "The request body is too large."
+
+
+class UnsupportedMediaType(ApiError):
+    """A body was sent that is not ``application/json``."""
+
+    status = 415
+    code = "unsupported_media_type"
+    default_message = "The request body must be application/json."
+
+
+# --- 503 -------------------------------------------------------------------
+
+
+class Unavailable(ApiError):
+    """A backing service (Firestore) could not be reached; nothing was changed."""
+
+    status = 503
+    code = "unavailable"
+    default_message = "A backing service is unavailable; retry later."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 5) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class AuthUnavailable(Unavailable):
+    """Google's keys or the Auth backend could not be reached; the request fails closed."""
+
+    code = "auth_unavailable"
+    default_message = "Authentication is temporarily unavailable; retry later."

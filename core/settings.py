@@ -1,0 +1,142 @@
+"""Configuration, read once from the environment at start-up.
+
+Bad values fail at import time (the instance refuses to start) rather than on
+the first request. Every knob is documented in README.md ("Settings").
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+
+#: Request bodies above this are refused with 413.
+MAX_BODY_BYTES = 64 * 1024
+#: firebase-admin accepts a clock skew of 0..60 seconds.
+MAX_CLOCK_SKEW_SECONDS = 60
+
+
+class ConfigError(RuntimeError):
+    """The environment is inconsistent or unsafe; the process must not serve."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting of the backend. Build with ``Settings.from_env``."""
+
+    project_id: str
+    #: Origins allowed to call the API from a browser (exact match, e.g. ``https://app.example.com``).
+    cors_allowed_origins: tuple[str, ...] = ()
+    #: Seconds of clock skew tolerated on ``exp``/``iat``/``auth_time``.
+    clock_skew_seconds: int = 5
+    #: How stale a non-privileged revocation/disabled check may be; 0 checks every request.
+    revocation_check_max_age_seconds: int = 60
+    #: Upper bound on cached user records (revocation checks); bounds memory per instance.
+    revocation_cache_size: int = 10_000
+    #: Writes require ``email_verified`` unless this is false.
+    require_verified_email: bool = True
+    #: Timeout of every Auth backend call (keys, user records, claims).
+    auth_timeout_seconds: float = 10.0
+    #: Timeout of every Firestore RPC.
+    firestore_timeout_seconds: float = 10.0
+    auth_emulator_host: str | None = None
+    firestore_emulator_host: str | None = None
+    #: Set by Cloud Functions / Cloud Run; its presence means "deployed".
+    k_service: str | None = None
+
+    @property
+    def deployed(self) -> bool:
+        return self.k_service is not None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Parse and check the environment.
+
+        Raises:
+            ConfigError: a value is malformed, out of range, or unsafe.
+        """
+        env = os.environ if env is None else env
+        project_id = (
+            env.get("FIREBASE_PROJECT_ID")
+            or env.get("GOOGLE_CLOUD_PROJECT")
+            or env.get("GCLOUD_PROJECT")
+            or ""
+        ).strip()
+        if not project_id:
+            raise ConfigError(
+                "expected the Firebase project id in FIREBASE_PROJECT_ID or "
+                "GOOGLE_CLOUD_PROJECT, got neither"
+            )
+        settings = cls(
+            project_id=project_id,
+            cors_allowed_origins=_origins(env.get("CORS_ALLOWED_ORIGINS", "")),
+            clock_skew_seconds=_int(env, "TOKEN_CLOCK_SKEW_SECONDS", 5, 0, MAX_CLOCK_SKEW_SECONDS),
+            revocation_check_max_age_seconds=_int(
+                env, "REVOCATION_CHECK_MAX_AGE_SECONDS", 60, 0, 3600
+            ),
+            revocation_cache_size=_int(env, "REVOCATION_CACHE_SIZE", 10_000, 1, 1_000_000),
+            require_verified_email=_bool(env, "REQUIRE_VERIFIED_EMAIL", True),
+            auth_timeout_seconds=_int(env, "AUTH_TIMEOUT_SECONDS", 10, 1, 60),
+            firestore_timeout_seconds=_int(env, "FIRESTORE_TIMEOUT_SECONDS", 10, 1, 60),
+            auth_emulator_host=env.get("FIREBASE_AUTH_EMULATOR_HOST") or None,
+            firestore_emulator_host=env.get("FIRESTORE_EMULATOR_HOST") or None,
+            k_service=env.get("K_SERVICE") or None,
+        )
+        settings.check_safety()
+        return settings
+
+    def check_safety(self) -> None:
+        """Refuse configurations that would accept forged tokens in production.
+
+        With ``FIREBASE_AUTH_EMULATOR_HOST`` set, firebase-admin accepts unsigned
+        tokens, so it must never be set where Cloud Functions runs us.
+        """
+        if self.deployed and self.auth_emulator_host:
+            raise ConfigError(
+                "FIREBASE_AUTH_EMULATOR_HOST is set while running on Cloud Functions "
+                f"(K_SERVICE={self.k_service!r}); firebase-admin would accept unsigned "
+                "tokens. Refusing to serve."
+            )
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    for origin in origins:
+        if origin == "*" or "://" not in origin:
+            raise ConfigError(
+                f"CORS_ALLOWED_ORIGINS: expected full origins like https://app.example.com, "
+                f"got {origin!r}"
+            )
+    return origins
+
+
+def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: expected {low}..{high}, got {value}")
+    return value
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {raw!r}")
+
+
+@cache
+def get_settings() -> Settings:
+    """The process-wide settings, parsed on first use."""
+    return Settings.from_env()

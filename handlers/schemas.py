@@ -1,0 +1,106 @@
+"""Wire shapes: request bodies validated with pydantic, response bodies as TypedDicts.
+
+The models forbid unknown fields and do not coerce types, so ``{"name": 5}`` or a
+stray ``ownerId`` is a 400 with a per-field reason, never silently accepted.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, TypedDict
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from auth.principal import Role
+from store.models import Project
+
+#: Fields only the server sets; a client sending one gets a specific reason.
+SERVER_MANAGED_FIELDS = frozenset(
+    {"id", "ownerId", "editors", "viewers", "members", "createdAt", "updatedAt", "version"}
+)
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Description = Annotated[str, StringConstraints(max_length=5000)]
+Uid = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class ProjectCreate(Body):
+    name: Name
+    description: Description = ""
+
+
+class ProjectPatch(Body):
+    name: Name | None = None
+    description: Description | None = None
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> ProjectPatch:
+        if self.name is None and self.description is None:
+            raise ValueError("send at least one of name, description")
+        return self
+
+
+class MemberPut(Body):
+    role: Literal["editor", "viewer"]
+
+
+class TransferBody(Body):
+    ownerId: Uid  # noqa: N815 - the wire name
+
+
+#: The wire names of ``auth.principal.Role`` (a unit test keeps the two equal).
+RoleName = Literal["admin", "auditor"]
+
+
+class RolesPut(Body):
+    roles: list[RoleName] = Field(max_length=10)
+
+    def role_set(self) -> frozenset[Role]:
+        return frozenset(Role(name) for name in self.roles)
+
+
+# --- responses -------------------------------------------------------------
+
+
+class ProjectJson(TypedDict):
+    id: str
+    name: str
+    description: str
+    ownerId: str
+    editors: list[str]
+    viewers: list[str]
+    createdAt: str
+    updatedAt: str
+    version: int
+
+
+def project_json(project: Project) -> ProjectJson:
+    return {
+        "id": project.id,
+        "name": project.name,
+        "description": project.description,
+        "ownerId": project.owner_id,
+        "editors": list(project.editors),
+        "viewers": list(project.viewers),
+        "createdAt": project.created_at.isoformat(),
+        "updatedAt": project.updated_at.isoformat(),
+        "version": project.version,
+    }
+
+
+def audit_json(entry: dict[str, Any]) -> dict[str, Any]:
+    when = entry.get("time")
+    return {
+        "id": entry["id"],
+        "action": entry.get("action"),
+        "actor": entry.get("actor"),
+        "target": entry.get("target"),
+        "before": entry.get("before"),
+        "after": entry.get("after"),
+        "time": when.isoformat() if hasattr(when, "isoformat") else None,
+        "outcome": entry.get("outcome"),
+        "requestId": entry.get("requestId"),
+    }

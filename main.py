@@ -1,0 +1,17 @@
+"""Cloud Functions entry points. Wiring only: each name is a deployable function.
+
+Deploy one function per entry point (``--entry-point me|projects|admin``);
+run all of them locally on one port with ``--target local``.
+"""
+
+from __future__ import annotations
+
+from core.logging import configure_logging
+from core.settings import get_settings
+from handlers import admin, local, me, projects
+
+# Fail at start-up, not on the first request, when the environment is unsafe or malformed.
+get_settings()
+configure_logging()
+
+__all__ = ["admin", "local", "me", "projects"]

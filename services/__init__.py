@@ -1,0 +1,1 @@
+"""Use cases: load, authorize (``auth.policy``), change (pure), store. No HTTP here."""

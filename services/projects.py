@@ -1,0 +1,166 @@
+"""Project use cases. Every write is one Firestore transaction that re-reads the
+project, re-checks the policy and ``If-Match`` on what it read, then writes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from auth import policy
+from auth.policy import Action, Decision
+from auth.principal import Principal
+from core.errors import NotFound, PermissionDenied, UnknownUser
+from services import project_changes as changes
+from services.project_changes import MemberRole
+from store import projects as store
+from store.ids import is_document_id
+from store.models import Page, Project
+
+UserExists = Callable[[str], bool]
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ProjectService:
+    require_verified_email: bool
+    user_exists: UserExists
+    clock: Clock = _utcnow
+
+    def create(self, principal: Principal, *, name: str, description: str) -> Project:
+        policy.authorize_create(principal, require_verified_email=self.require_verified_email)
+        now = self.clock()
+        project = Project(
+            id=store.new_id(),
+            name=name,
+            description=description,
+            owner_id=principal.uid,
+            editors=(),
+            viewers=(),
+            created_at=now,
+            updated_at=now,
+            version=1,
+        )
+        return store.create(project)
+
+    def get(self, principal: Principal, project_id: str) -> Project:
+        project = store.get(_checked_id(project_id))
+        self._authorize(principal, Action.READ, project)
+        return project
+
+    def list(
+        self, principal: Principal, *, limit: int, cursor: str | None, owner_id: str | None
+    ) -> Page[Project]:
+        """Owned and shared projects, or (admin, auditor) anyone's with ``owner_id``."""
+        if owner_id is not None and owner_id != principal.uid:
+            if not policy.may_list_any_owner(principal).allowed:
+                raise PermissionDenied("Only admins and auditors may list other users' projects.")
+            return store.list_by_owner(owner_id, limit=limit, cursor=cursor)
+        if owner_id is not None:
+            return store.list_by_owner(owner_id, limit=limit, cursor=cursor)
+        return store.list_for_member(principal.uid, limit=limit, cursor=cursor)
+
+    def edit(
+        self,
+        principal: Principal,
+        project_id: str,
+        *,
+        name: str | None,
+        description: str | None,
+        if_match: int | None,
+    ) -> Project:
+        def change(project: Project) -> Project:
+            self._authorize(principal, Action.UPDATE, project)
+            changes.check_version(project, if_match)
+            return changes.edited(project, now=self.clock(), name=name, description=description)
+
+        return self._apply(project_id, change)
+
+    def delete(self, principal: Principal, project_id: str, *, if_match: int | None) -> None:
+        def change(project: Project) -> None:
+            self._authorize(principal, Action.DELETE, project)
+            changes.check_version(project, if_match)
+            return None
+
+        store.apply(_checked_id(project_id), change)
+
+    def put_member(
+        self,
+        principal: Principal,
+        project_id: str,
+        member_uid: str,
+        role: MemberRole,
+        *,
+        if_match: int | None,
+    ) -> Project:
+        require_user = _once(self.user_exists)
+
+        def change(project: Project) -> Project:
+            self._authorize(principal, Action.MANAGE_MEMBERS, project)
+            changes.check_version(project, if_match)
+            if member_uid != project.owner_id and not require_user(member_uid):
+                raise UnknownUser(details={"uid": "no user has this uid"})
+            return changes.with_member(project, member_uid, role, now=self.clock())
+
+        return self._apply(project_id, change)
+
+    def remove_member(
+        self, principal: Principal, project_id: str, member_uid: str, *, if_match: int | None
+    ) -> Project:
+        def change(project: Project) -> Project:
+            action = policy.member_removal_action(principal, member_uid)
+            self._authorize(principal, action, project)
+            changes.check_version(project, if_match)
+            return changes.without_member(project, member_uid, now=self.clock())
+
+        return self._apply(project_id, change)
+
+    def transfer(
+        self, principal: Principal, project_id: str, new_owner: str, *, if_match: int | None
+    ) -> Project:
+        require_user = _once(self.user_exists)
+
+        def change(project: Project) -> Project:
+            self._authorize(principal, Action.TRANSFER, project)
+            changes.check_version(project, if_match)
+            if new_owner != project.owner_id and not require_user(new_owner):
+                raise UnknownUser(details={"ownerId": "no user has this uid"})
+            return changes.transferred(project, new_owner, now=self.clock())
+
+        return self._apply(project_id, change)
+
+    def _apply(self, project_id: str, change: Callable[[Project], Project]) -> Project:
+        _, updated = store.apply(_checked_id(project_id), change)
+        assert updated is not None  # the change never deletes
+        return updated
+
+    def _authorize(self, principal: Principal, action: Action, project: Project) -> Decision:
+        return policy.authorize(
+            principal,
+            action,
+            project.access,
+            require_verified_email=self.require_verified_email,
+        )
+
+
+def _checked_id(project_id: str) -> str:
+    """An ID the server could not have generated names no project: 404, no Firestore call."""
+    if not is_document_id(project_id):
+        raise NotFound()
+    return project_id
+
+
+def _once(check: UserExists) -> UserExists:
+    """Memoise within one request: a transaction retry must not repeat the Auth call."""
+    seen: dict[str, bool] = {}
+
+    def cached(uid: str) -> bool:
+        if uid not in seen:
+            seen[uid] = check(uid)
+        return seen[uid]
+
+    return cached

@@ -1,0 +1,165 @@
+"""The ``projects`` collection.
+
+Stored fields are the wire fields plus ``members`` (owner + editors + viewers),
+which lets one ``array-contains`` query list everything a user may read by
+relation, and lets ``firestore.rules`` test membership cheaply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from core.errors import NotFound
+from store import cursors
+from store.client import get_client, timeout
+from store.errors import translated
+from store.ids import is_document_id
+from store.models import Page, Project
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import CollectionReference, DocumentReference, Query, Transaction
+
+COLLECTION = "projects"
+
+#: A change computes the new state from the current one (pure; it may be retried),
+#: returns ``None`` to delete, or raises an ``ApiError`` to abort without writing.
+Change = Callable[[Project], "Project | None"]
+
+
+def new_id() -> str:
+    """A fresh server-generated project ID (Firestore auto-ID)."""
+    return _collection().document().id
+
+
+def create(project: Project) -> Project:
+    """Store a new project; one commit. Raises: Unavailable."""
+    with translated():
+        _ref(project.id).create(to_document(project), timeout=timeout())
+    return project
+
+
+def get(project_id: str) -> Project:
+    """Raises: NotFound (also for IDs that cannot exist), Unavailable."""
+    with translated():
+        snapshot = _ref(project_id).get(timeout=timeout())
+    if not snapshot.exists:
+        raise NotFound()
+    return from_document(snapshot.id, snapshot.to_dict() or {})
+
+
+def apply(project_id: str, change: Change) -> tuple[Project, Project | None]:
+    """Read, change and write one project in a single transaction.
+
+    Returns:
+        (the state the change saw, the new state or ``None`` if deleted).
+
+    Raises:
+        NotFound: no such project (nothing written).
+        ApiError: whatever ``change`` raised (nothing written).
+        Busy: contention outlasted the transaction's retries.
+        Unavailable: Firestore could not be reached.
+    """
+    from google.cloud import firestore
+
+    ref = _ref(project_id)
+    client = get_client()
+
+    @firestore.transactional
+    def run(transaction: Transaction) -> tuple[Project, Project | None]:
+        snapshot = ref.get(transaction=transaction, timeout=timeout())
+        if not snapshot.exists:
+            raise NotFound()
+        current = from_document(snapshot.id, snapshot.to_dict() or {})
+        updated = change(current)
+        if updated is None:
+            transaction.delete(ref)
+        else:
+            transaction.set(ref, to_document(updated))
+        return current, updated
+
+    with translated():
+        return run(client.transaction())
+
+
+def list_for_member(uid: str, *, limit: int, cursor: str | None) -> Page[Project]:
+    """Projects ``uid`` owns or shares, newest first: one query."""
+    from google.cloud.firestore import FieldFilter
+
+    query = _collection().where(filter=FieldFilter("members", "array_contains", uid))
+    return _page(query, limit=limit, cursor=cursor)
+
+
+def list_by_owner(owner_id: str, *, limit: int, cursor: str | None) -> Page[Project]:
+    """Projects owned by ``owner_id``, newest first: one query."""
+    from google.cloud.firestore import FieldFilter
+
+    query = _collection().where(filter=FieldFilter("ownerId", "==", owner_id))
+    return _page(query, limit=limit, cursor=cursor)
+
+
+def _page(query: Query, *, limit: int, cursor: str | None) -> Page[Project]:
+    from google.cloud import firestore
+
+    descending = firestore.Query.DESCENDING
+    ordered = query.order_by("createdAt", direction=descending).order_by(
+        "__name__", direction=descending
+    )
+    if cursor is not None:
+        created_at, doc_id = cursors.decode(cursor)
+        ordered = ordered.start_after({"createdAt": created_at, "__name__": doc_id})
+    with translated():
+        snapshots = list(ordered.limit(limit + 1).stream(timeout=timeout()))
+    items = [from_document(s.id, s.to_dict() or {}) for s in snapshots[:limit]]
+    next_cursor = None
+    if len(snapshots) > limit:
+        last = items[-1]
+        next_cursor = cursors.encode(last.created_at, last.id)
+    return Page(items=items, next_cursor=next_cursor)
+
+
+def to_document(project: Project) -> dict[str, Any]:
+    return {
+        "name": project.name,
+        "description": project.description,
+        "ownerId": project.owner_id,
+        "editors": list(project.editors),
+        "viewers": list(project.viewers),
+        "members": list(project.members),
+        "createdAt": project.created_at,
+        "updatedAt": project.updated_at,
+        "version": project.version,
+    }
+
+
+def from_document(doc_id: str, data: dict[str, Any]) -> Project:
+    return Project(
+        id=doc_id,
+        name=str(data.get("name", "")),
+        description=str(data.get("description", "")),
+        owner_id=str(data["ownerId"]),
+        editors=tuple(data.get("editors", ())),
+        viewers=tuple(data.get("viewers", ())),
+        created_at=_datetime(data["createdAt"]),
+        updated_at=_datetime(data["updatedAt"]),
+        version=int(data.get("version", 1)),
+    )
+
+
+def _datetime(value: Any) -> datetime:
+    # Firestore returns DatetimeWithNanoseconds, a datetime subclass.
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a timestamp, got {type(value).__name__}")
+    return value
+
+
+def _collection() -> CollectionReference:
+    return get_client().collection(COLLECTION)
+
+
+def _ref(project_id: str) -> DocumentReference:
+    if not is_document_id(project_id):
+        # Callers validate first; this keeps the promise even if one forgets.
+        raise NotFound()
+    return _collection().document(project_id)
