@@ -67,11 +67,15 @@ class Function:
             strict_slashes=False,
             merge_slashes=False,
         )
-        self._entry = _with_cors(self._serve)
 
     def __call__(self, request: Request) -> Response:
         """The Cloud Functions entry point."""
         return self._entry(request)
+
+    @functools.cached_property
+    def _entry(self) -> Callable[[Request], Response]:
+        # Built on first use so that importing a handler module reads no settings.
+        return _with_cors(self._serve)
 
     def owns(self, path: str) -> bool:
         return path == self._prefix or path.startswith(self._prefix + "/")

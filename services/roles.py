@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ from store import audit, locks
 from store.models import AuditEntry, Page
 
 ROLES_CHANGED = "roles.set"
+#: The audit ``actor`` of changes made with Admin SDK credentials from the command line.
+BOOTSTRAP_ACTOR = "cli:make_admin"
 
 
 @dataclass(frozen=True)
@@ -63,15 +66,35 @@ class RoleService:
         _require_admin(actor)
         if actor.uid == uid and Role.ADMIN not in roles:
             raise SelfDemotion()
-        with locks.held(f"claims:{uid}", holder=request_id or actor.uid):
+        return self._replace_roles(uid, lambda _: roles, actor=actor.uid, request_id=request_id)
+
+    def bootstrap_admin(self, uid: str) -> RoleChange:
+        """Add ``admin`` to ``uid``'s roles without an acting admin (first-admin set-up).
+
+        Only reachable with Admin SDK credentials (``tools/make_admin.py``), never over HTTP.
+        """
+        return self._replace_roles(
+            uid, lambda before: before | {Role.ADMIN}, actor=BOOTSTRAP_ACTOR, request_id=None
+        )
+
+    def _replace_roles(
+        self,
+        uid: str,
+        new_roles: Callable[[frozenset[Role]], frozenset[Role]],
+        *,
+        actor: str,
+        request_id: str | None,
+    ) -> RoleChange:
+        with locks.held(f"claims:{uid}", holder=request_id or f"{actor}:{uuid.uuid4().hex}"):
             record = self.directory.get(uid)
             before = record.roles
+            roles = new_roles(before)
             merged = claim_rules.merge_roles(record.custom_claims, roles)
             entry = audit.record(
                 AuditEntry(
                     id=audit.new_id(),
                     action=ROLES_CHANGED,
-                    actor=actor.uid,
+                    actor=actor,
                     target=uid,
                     before={"roles": claim_rules.canonical_roles(before)},
                     after={"roles": claim_rules.canonical_roles(roles)},

@@ -1,0 +1,1 @@
+"""Operator command-line tools (run with Admin SDK credentials, never over HTTP)."""
