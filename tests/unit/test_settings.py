@@ -1,0 +1,97 @@
+"""Settings: read once, bad values fail at start, unsafe combinations refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from core.settings import ConfigError, Settings
+
+BASE = {"GOOGLE_CLOUD_PROJECT": "demo-x"}
+
+
+def test_defaults() -> None:
+    settings = Settings.from_env(BASE)
+    assert settings == Settings(project_id="demo-x")
+    assert settings.clock_skew_seconds == 5
+    assert settings.revocation_check_max_age_seconds == 60
+    assert settings.require_verified_email is True
+    assert settings.cors_allowed_origins == ()
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "expected"),
+    [
+        ({"FIREBASE_PROJECT_ID": "p1", "GOOGLE_CLOUD_PROJECT": "p2"}, "project_id", "p1"),
+        ({"TOKEN_CLOCK_SKEW_SECONDS": "0"}, "clock_skew_seconds", 0),
+        ({"TOKEN_CLOCK_SKEW_SECONDS": "60"}, "clock_skew_seconds", 60),
+        ({"REVOCATION_CHECK_MAX_AGE_SECONDS": "0"}, "revocation_check_max_age_seconds", 0),
+        ({"REQUIRE_VERIFIED_EMAIL": "false"}, "require_verified_email", False),
+        ({"REQUIRE_VERIFIED_EMAIL": "ON"}, "require_verified_email", True),
+        (
+            {"CORS_ALLOWED_ORIGINS": "https://a.example, http://localhost:5173/"},
+            "cors_allowed_origins",
+            ("https://a.example", "http://localhost:5173"),
+        ),
+    ],
+    ids=[
+        "firebase_project_id_wins",
+        "skew_zero",
+        "skew_max",
+        "revocation_every_request",
+        "verified_email_off",
+        "bool_case_insensitive",
+        "origins_trimmed",
+    ],
+)
+def test_values(env: dict[str, str], field: str, expected: object) -> None:
+    assert getattr(Settings.from_env({**BASE, **env}), field) == expected
+
+
+def test_gcloud_project_is_the_last_fallback() -> None:
+    assert Settings.from_env({"GCLOUD_PROJECT": "p3"}).project_id == "p3"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "project id"),
+        ({**BASE, "TOKEN_CLOCK_SKEW_SECONDS": "61"}, "0..60"),
+        ({**BASE, "TOKEN_CLOCK_SKEW_SECONDS": "-1"}, "0..60"),
+        ({**BASE, "TOKEN_CLOCK_SKEW_SECONDS": "five"}, "integer"),
+        ({**BASE, "REQUIRE_VERIFIED_EMAIL": "maybe"}, "true or false"),
+        ({**BASE, "CORS_ALLOWED_ORIGINS": "*"}, "full origins"),
+        ({**BASE, "CORS_ALLOWED_ORIGINS": "example.com"}, "full origins"),
+        ({**BASE, "REVOCATION_CHECK_MAX_AGE_SECONDS": "99999"}, "0..3600"),
+    ],
+    ids=[
+        "no_project",
+        "skew_too_big",
+        "skew_negative",
+        "skew_not_int",
+        "bad_bool",
+        "wildcard_origin",
+        "origin_without_scheme",
+        "staleness_too_long",
+    ],
+)
+def test_bad_values_fail_at_start(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)
+
+
+def test_auth_emulator_on_cloud_functions_refuses_to_serve() -> None:
+    env = {**BASE, "K_SERVICE": "me", "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}
+    with pytest.raises(ConfigError, match="unsigned"):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {**BASE, "K_SERVICE": "me"},
+        {**BASE, "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"},
+    ],
+    ids=["deployed_without_emulator", "emulator_locally"],
+)
+def test_safe_combinations_start(env: dict[str, str]) -> None:
+    assert Settings.from_env(env).project_id == "demo-x"

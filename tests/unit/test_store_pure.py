@@ -1,0 +1,78 @@
+"""The I/O-free parts of the store: IDs, cursors, document mapping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from core.errors import InvalidCursor
+from store import cursors
+from store.ids import is_document_id
+from store.models import Project
+from store.projects import from_document, to_document
+
+GOOD_ID = "AbCdEfGhIjKlMnOpQrSt"
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        (GOOD_ID, True),
+        ("a" * 19, False),
+        ("a" * 21, False),
+        ("a/b" + "c" * 17, False),
+        ("." * 20, False),
+        ("__" + "a" * 16 + "__", False),
+        ("a" * 19 + "\u200b", False),
+        ("a" * 19 + " ", False),
+        ("a" * 19 + "é", False),
+        ("", False),
+    ],
+    ids=[
+        "auto_id",
+        "short",
+        "long",
+        "slash",
+        "dots",
+        "reserved_name",
+        "zero_width",
+        "space",
+        "non_ascii",
+        "empty",
+    ],
+)
+def test_only_auto_ids_name_documents(value: str, ok: bool) -> None:
+    assert is_document_id(value) is ok
+
+
+def test_cursor_round_trip() -> None:
+    when = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+    assert cursors.decode(cursors.encode(when, GOOD_ID)) == (when, GOOD_ID)
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "!!!",
+        "e30",  # {}
+        "WyJ4IiwieSJd",  # ["x","y"]
+        cursors.encode(datetime(2026, 1, 1, tzinfo=UTC), "a/b"),
+        cursors.encode(datetime(2026, 1, 1), GOOD_ID),  # naive time  # noqa: DTZ001
+        "A" * 500,
+    ],
+    ids=["not_base64", "object", "bad_time", "bad_id", "naive_time", "too_long"],
+)
+def test_foreign_cursors_are_refused(cursor: str) -> None:
+    with pytest.raises(InvalidCursor) as raised:
+        cursors.decode(cursor)
+    assert raised.value.status == 400
+
+
+def test_document_round_trip_adds_members() -> None:
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    project = Project(GOOD_ID, "n", "d", "o", ("e",), ("v",), when, when, 2)
+    document = to_document(project)
+    assert document["members"] == ["o", "e", "v"]
+    assert "id" not in document
+    assert from_document(GOOD_ID, document) == project
