@@ -42,9 +42,7 @@ def request_with(
     all_headers = dict(headers or {})
     if content_type is not None:
         all_headers["Content-Type"] = content_type
-    ctx = app.test_request_context(
-        "/x" + query, method="POST", data=data, headers=all_headers
-    )
+    ctx = app.test_request_context("/x" + query, method="POST", data=data, headers=all_headers)
     ctx.push()
     return typing.cast(Request, ctx.request)
 
@@ -226,7 +224,8 @@ def test_bad_uids_are_400(uid: str) -> None:
     with pytest.raises(ApiError) as raised:
         require_uid(uid, "uid")
     assert raised.value.status == 400
-    assert raised.value.details is not None and "uid" in raised.value.details
+    assert raised.value.details is not None
+    assert "uid" in raised.value.details
 
 
 def test_good_uid_passes() -> None:

@@ -44,7 +44,8 @@ def test_merge_refuses_claims_over_firebase_limit() -> None:
     big = {"blob": "x" * (MAX_CLAIMS_BYTES - 20)}
     with pytest.raises(ClaimsTooLarge) as raised:
         merge_roles(big, {ADMIN, AUDITOR})
-    assert raised.value.status == 400 and raised.value.code == "claims_too_large"
+    assert raised.value.status == 400
+    assert raised.value.code == "claims_too_large"
 
 
 def test_claims_exactly_at_the_limit_are_accepted() -> None:
