@@ -69,10 +69,11 @@ def check_times(claims: dict[str, Any], *, now: float, skew: int) -> None:
         TokenExpired: ``exp`` has passed.
         InvalidToken: ``exp``/``iat``/``auth_time`` missing, malformed or in the future.
     """
-    exp, iat, auth_time = (claims.get(name) for name in ("exp", "iat", "auth_time"))
-    if not all(_is_number(value) for value in (exp, iat, auth_time)):
+    times: list[Any] = [claims.get(name) for name in ("exp", "iat", "auth_time")]
+    if not all(_is_number(value) for value in times):
         logger.info("rejected ID token: expected numeric exp, iat and auth_time")
         raise InvalidToken()
+    exp, iat, auth_time = (float(value) for value in times)
     if now > exp + skew:
         raise TokenExpired()
     if iat > now + skew or auth_time > now + skew:

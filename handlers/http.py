@@ -118,8 +118,10 @@ class Function:
             raise errors.MethodNotAllowed(sorted(set(allowed))) from None
         except (WerkzeugNotFound, RequestRedirect):
             raise errors.NotFound("No such route.") from None
+        # HEAD is served by the GET view (werkzeug adds HEAD wherever GET is allowed).
         view = self._views[index].get(request.method) or self._views[index]["GET"]
-        return view(request, **args)
+        response: Response = view(request, **args)
+        return response
 
     def _normalised(self, path: str) -> str:
         if len(path) > 1 and path.endswith("/"):

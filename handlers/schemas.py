@@ -92,7 +92,7 @@ def project_json(project: Project) -> ProjectJson:
 
 
 def audit_json(entry: dict[str, Any]) -> dict[str, Any]:
-    when = entry.get("time")
+    when: Any = entry.get("time")
     return {
         "id": entry["id"],
         "action": entry.get("action"),

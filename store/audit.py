@@ -27,7 +27,8 @@ def record(entry: AuditEntry) -> AuditEntry:
 
 
 def new_id() -> str:
-    return _collection().document().id
+    doc_id: str = _collection().document().id
+    return doc_id
 
 
 def mark_applied(entry_id: str) -> None:

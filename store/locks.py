@@ -66,7 +66,8 @@ def _try_acquire(ref: DocumentReference, holder: str) -> bool:
         return True
 
     with translated():
-        return run(get_client().transaction())
+        acquired: bool = run(get_client().transaction())
+    return acquired
 
 
 def _release(ref: DocumentReference, holder: str) -> None:

@@ -30,7 +30,8 @@ Change = Callable[[Project], "Project | None"]
 
 def new_id() -> str:
     """A fresh server-generated project ID (Firestore auto-ID)."""
-    return _collection().document().id
+    doc_id: str = _collection().document().id
+    return doc_id
 
 
 def create(project: Project) -> Project:
@@ -80,7 +81,8 @@ def apply(project_id: str, change: Change) -> tuple[Project, Project | None]:
         return current, updated
 
     with translated():
-        return run(client.transaction())
+        result: tuple[Project, Project | None] = run(client.transaction())
+    return result
 
 
 def list_for_member(uid: str, *, limit: int, cursor: str | None) -> Page[Project]:
