@@ -73,3 +73,9 @@ CASES: list[Case] = [
     for actor, outcome in row.items()
     if outcome is not None
 ]
+
+
+def removal_target(actor: Actor) -> Actor:
+    """Whom REMOVE_OTHER removes: the viewer, or the editor when the viewer acts
+    (removing yourself is LEAVE, a different rule)."""
+    return Actor.EDITOR if actor is Actor.VIEWER else Actor.VIEWER

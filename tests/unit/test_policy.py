@@ -8,7 +8,7 @@ from auth import policy
 from auth.policy import Action, ProjectAccess
 from auth.principal import Principal, Role
 from core.errors import EmailNotVerified, NotFound, PermissionDenied
-from tests.policy_table import ALLOWED, CASES, FORBIDDEN, HIDDEN, Actor, Case, Op
+from tests.policy_table import ALLOWED, CASES, FORBIDDEN, HIDDEN, Actor, Case, Op, removal_target
 
 OWNER, EDITOR, VIEWER = "u-owner", "u-editor", "u-viewer"
 PROJECT = ProjectAccess(OWNER, frozenset({EDITOR}), frozenset({VIEWER}))
@@ -26,22 +26,24 @@ ACTIONS = {
     Op.READ: Action.READ,
     Op.UPDATE: Action.UPDATE,
     Op.ADD_MEMBER: Action.MANAGE_MEMBERS,
-    Op.REMOVE_OTHER: Action.MANAGE_MEMBERS,
     Op.TRANSFER: Action.TRANSFER,
     Op.DELETE: Action.DELETE,
 }
 
 
-def outcome_of(principal: Principal, op: Op) -> str:
+def outcome_of(actor: Actor, op: Op) -> str:
+    principal = PRINCIPALS[actor]
     try:
         if op is Op.CREATE:
             policy.authorize_create(principal, require_verified_email=True)
         else:
-            action = (
-                policy.member_removal_action(principal, principal.uid)
-                if op is Op.LEAVE
-                else ACTIONS[op]
-            )
+            if op is Op.LEAVE:
+                action = policy.member_removal_action(principal, principal.uid)
+            elif op is Op.REMOVE_OTHER:
+                target = PRINCIPALS[removal_target(actor)].uid
+                action = policy.member_removal_action(principal, target)
+            else:
+                action = ACTIONS[op]
             policy.authorize(principal, action, PROJECT, require_verified_email=True)
     except NotFound:
         return HIDDEN
@@ -52,7 +54,7 @@ def outcome_of(principal: Principal, op: Op) -> str:
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_ownership_table(case: Case) -> None:
-    assert outcome_of(PRINCIPALS[case.actor], case.op) == case.outcome
+    assert outcome_of(case.actor, case.op) == case.outcome
 
 
 def test_table_covers_every_actor_for_every_op() -> None:
