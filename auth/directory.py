@@ -72,22 +72,17 @@ class UserDirectory:
             fb_auth.set_custom_user_claims(uid, claims or None, app=self._app)
 
     def revoke_sessions(self, uid: str) -> int:
-        """Revoke every refresh token and every ID token issued up to now.
-
-        Firebase stores the bound in whole seconds and keeps tokens whose ``iat``
-        equals it, so a token issued earlier in the current second would survive
-        ``revoke_refresh_tokens``. We set the bound to the next second instead
-        (a sign-in within that second is refused once and retried by the client).
+        """Revoke the user's refresh tokens; ID tokens issued before now stop verifying.
 
         Returns:
-            The new ``valid_since`` (epoch seconds).
+            The second at which the revocation happened (epoch seconds).
 
         Raises: UserNotFound, AuthUnavailable.
         """
-        valid_since = int(self._clock()) + 1
+        revoked_at = int(self._clock())
         with _translated():
-            fb_auth.update_user(uid, valid_since=valid_since, app=self._app)
-        return valid_since
+            fb_auth.revoke_refresh_tokens(uid, app=self._app)
+        return revoked_at
 
 
 def _record(user: Any) -> UserRecord:

@@ -5,6 +5,12 @@ one early is to compare it with the user record (``disabled``, ``validSince``).
 That costs one Auth backend call, so ordinary requests may reuse a record for up
 to ``max_age`` seconds (the documented staleness bound). Privileged requests
 (see ``auth.identity``) always read the record fresh.
+
+Firebase records revocation in whole seconds and keeps tokens whose ``iat``
+equals that second, so a token minted moments before a revocation, in the same
+second, would survive it. The instance that revokes also remembers the second
+and refuses tokens issued up to and including it (fail closed), so "sign out
+everywhere" takes effect at once for the token that asked for it.
 """
 
 from __future__ import annotations
@@ -16,6 +22,9 @@ from cachetools import TTLCache
 from auth.directory import UserDirectory, UserRecord
 from core.errors import TokenRevoked, UserDisabled, UserNotFound
 
+#: Firebase ID tokens expire an hour after issue; older revocations cannot matter.
+TOKEN_LIFETIME_SECONDS = 3600
+
 
 class SessionChecker:
     """Checks that a verified token still belongs to an active, unrevoked account."""
@@ -24,6 +33,10 @@ class SessionChecker:
         self._directory = directory
         self._cache: TTLCache[str, UserRecord] | None = (
             TTLCache(maxsize=max_entries, ttl=max_age_seconds) if max_age_seconds > 0 else None
+        )
+        #: uid -> second of a revocation made by this instance; kept as long as a token lives.
+        self._revoked_at: TTLCache[str, int] = TTLCache(
+            maxsize=max_entries, ttl=TOKEN_LIFETIME_SECONDS
         )
         self._lock = threading.Lock()
 
@@ -46,12 +59,23 @@ class SessionChecker:
             raise UserDisabled()
         if record.valid_since is not None and issued_at < record.valid_since:
             raise TokenRevoked()
+        with self._lock:
+            revoked_at = self._revoked_at.get(uid)
+        if revoked_at is not None and issued_at <= revoked_at:
+            raise TokenRevoked()
         return record
 
     def forget(self, uid: str) -> None:
-        """Drop a cached record after this instance changed it (revocation, roles)."""
+        """Drop a cached record after this instance changed it (claims, status)."""
         if self._cache is not None:
             with self._lock:
+                self._cache.pop(uid, None)
+
+    def note_revoked(self, uid: str, revoked_at: int) -> None:
+        """Record a revocation this instance made (see the module docstring)."""
+        with self._lock:
+            self._revoked_at[uid] = max(revoked_at, self._revoked_at.get(uid, revoked_at))
+            if self._cache is not None:
                 self._cache.pop(uid, None)
 
     def _lookup(self, uid: str, *, fresh: bool) -> UserRecord:

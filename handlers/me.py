@@ -29,8 +29,8 @@ def get_me(request: Request, principal: Principal) -> Response:
 @authenticated()
 def revoke_sessions(request: Request, principal: Principal) -> Response:
     """Sign the caller out everywhere; this very token is refused from now on."""
-    context.directory().revoke_sessions(principal.uid)
-    context.authenticator().sessions.forget(principal.uid)
+    revoked_at = context.directory().revoke_sessions(principal.uid)
+    context.authenticator().sessions.note_revoked(principal.uid, revoked_at)
     return empty_response(204)
 
 

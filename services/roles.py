@@ -105,7 +105,7 @@ class RoleService:
             self.directory.set_custom_claims(uid, merged)
             revoked = bool(before - roles)
             if revoked:
-                self.directory.revoke_sessions(uid)
+                self.sessions.note_revoked(uid, self.directory.revoke_sessions(uid))
             self.sessions.forget(uid)
             audit.mark_applied(entry.id)
         return RoleChange(uid=uid, before=before, after=roles, sessions_revoked=revoked)
