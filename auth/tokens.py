@@ -8,7 +8,9 @@ emulator behave like production for expired or future-dated tokens.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +23,10 @@ from core.errors import AuthUnavailable, InternalError, InvalidToken, TokenExpir
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+
+#: google-auth quotes the token, or a decoded segment of it, as a bytes literal
+#: ("Wrong number of segments in token: b'...'", "Can't parse segment: b'...'").
+_BYTES_LITERAL = re.compile(r"""\bb(['"]).*?(?:\1|$)""")
 
 
 def verify_id_token(
@@ -50,8 +56,13 @@ def verify_id_token(
         logger.warning("could not fetch Google's token certificates: %s", type(error).__name__)
         raise AuthUnavailable() from None
     except fb_auth.InvalidIdTokenError as error:
-        # The SDK's message says what was expected; it never contains the token itself.
-        logger.info("rejected ID token: %s", _first_sentence(str(error)))
+        if isinstance(getattr(error, "cause", None), json.JSONDecodeError):
+            # Google's key endpoint answered with something that is not JSON: keys unavailable.
+            logger.warning("could not parse Google's token certificates")
+            raise AuthUnavailable() from None
+        # The SDK's message says what was expected, but for a malformed token it quotes
+        # the token itself: redact before logging.
+        logger.info("rejected ID token: %s", _reason(error, token))
         raise InvalidToken() from None
     except ValueError as error:
         # The SDK raises ValueError for misconfiguration, not for bad tokens (an empty
@@ -83,6 +94,12 @@ def check_times(claims: dict[str, Any], *, now: float, skew: int) -> None:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _reason(error: Exception, token: str) -> str:
+    """The SDK's message with no part of the token in it."""
+    message = str(error).replace(token, "<token>")
+    return _first_sentence(_BYTES_LITERAL.sub("<redacted>", message))
 
 
 def _first_sentence(message: str) -> str:

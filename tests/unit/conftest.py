@@ -1,0 +1,86 @@
+"""Fixtures for the offline unit tier: a local certificate server and firebase-admin
+apps that verify tokens on the production path (never the Auth emulator's)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+
+import firebase_admin
+import pytest
+from firebase_admin import _token_gen
+from firebase_admin import auth as fb_auth
+from google.auth.credentials import AnonymousCredentials
+
+from tests.unit import tokenforge
+from tests.unit.tokenforge import CertServer, SigningKey
+
+AppFactory = Callable[[str], firebase_admin.App]
+
+
+@pytest.fixture(scope="session")
+def signing_key() -> SigningKey:
+    return tokenforge.signing_key()
+
+
+@pytest.fixture(scope="session")
+def cert_server(signing_key: SigningKey) -> Iterator[CertServer]:
+    """Serves the session key's certificate; reset by ``production_app`` before each test."""
+    with CertServer({signing_key.kid: signing_key.certificate_pem}) as server:
+        yield server
+
+
+@pytest.fixture
+def make_production_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]:
+    """Builds firebase-admin apps that fetch token certificates from a given URL.
+
+    The whole suite may run under ``firebase emulators:exec``, which sets
+    ``FIREBASE_AUTH_EMULATOR_HOST``; with it firebase-admin accepts unsigned tokens, so
+    it is removed here to force the production path. No credential is needed to verify
+    tokens, so the apps carry anonymous credentials and never look for ADC.
+    """
+    monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST", raising=False)
+    apps: list[firebase_admin.App] = []
+
+    def make(cert_url: str) -> firebase_admin.App:
+        monkeypatch.setattr(_token_gen, "ID_TOKEN_CERT_URI", cert_url)
+        app = firebase_admin.initialize_app(
+            AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            options={"projectId": tokenforge.PROJECT_ID, "httpTimeout": 5},
+            name=f"unit-{uuid.uuid4().hex}",
+        )
+        apps.append(app)
+        # The SDK reads ID_TOKEN_CERT_URI when it builds the app's auth client, which it
+        # does lazily; build it now, while the patch is in place, and make sure the URL
+        # was taken, so that a change in the SDK fails here instead of calling Google.
+        client = fb_auth._get_client(app)
+        verifier = client._token_verifier.id_token_verifier
+        assert verifier.cert_url == cert_url, (
+            f"expected firebase-admin to fetch certificates from {cert_url}, "
+            f"got {verifier.cert_url}"
+        )
+        assert not client.emulated, "expected the production path, got the Auth emulator's"
+        return app
+
+    yield make
+    for app in apps:
+        firebase_admin.delete_app(app)
+
+
+@pytest.fixture
+def production_app(
+    make_production_app: AppFactory, cert_server: CertServer
+) -> Iterator[firebase_admin.App]:
+    """A fresh app (hence an empty certificate cache) served by ``cert_server``."""
+    cert_server.reset()
+    yield make_production_app(cert_server.url)
+    cert_server.reset()
+
+
+@pytest.fixture
+def unreachable_cert_url(signing_key: SigningKey) -> str:
+    """The URL of a certificate server that has been shut down (connection refused)."""
+    server = CertServer({signing_key.kid: signing_key.certificate_pem}).start()
+    url = server.url
+    server.stop()
+    return url

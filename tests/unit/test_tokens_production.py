@@ -1,0 +1,609 @@
+"""ID-token verification on the production path, with real RS256 tokens and no emulator.
+
+firebase-admin fetches the signing certificates from ``tests.unit.tokenforge.CertServer``
+instead of Google, and checks signature, ``kid``, ``alg``, ``aud``, ``iss``, ``sub``,
+``exp`` and ``iat`` against the real clock; ``auth.tokens`` repeats the time checks with
+its injected clock, which these tests freeze. ``auth.identity.Authenticator`` is then
+tested end to end on top, with an in-memory user directory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import firebase_admin
+import pytest
+from cryptography.hazmat.primitives import serialization
+
+from auth import tokens
+from auth.directory import UserDirectory, UserRecord
+from auth.identity import Authenticator
+from auth.principal import Principal, Role
+from auth.sessions import SessionChecker
+from core.errors import (
+    ApiError,
+    AuthenticationFailed,
+    AuthUnavailable,
+    InvalidToken,
+    MissingToken,
+    TokenExpired,
+    TokenRevoked,
+    UserDisabled,
+    UserNotFound,
+)
+from core.settings import Settings
+from tests.unit import tokenforge as forge
+from tests.unit.conftest import AppFactory
+from tests.unit.tokenforge import REMOVE, CertServer
+
+SETTINGS = Settings(project_id=forge.PROJECT_ID)
+SKEW = SETTINGS.clock_skew_seconds
+UID = forge.DEFAULT_UID
+SERVICE_ACCOUNT = f"firebase-adminsdk-abcde@{forge.PROJECT_ID}.iam.gserviceaccount.com"
+
+
+def verify(token: str, app: firebase_admin.App, *, now: float, skew: int = SKEW) -> dict[str, Any]:
+    """``auth.tokens.verify_id_token`` with our clock frozen at ``now``."""
+    return tokens.verify_id_token(token, app=app, clock_skew_seconds=skew, clock=lambda: now)
+
+
+def assert_not_logged(token: str, caplog: pytest.LogCaptureFixture) -> None:
+    """Neither the token nor a recognisable piece of it reached any logger."""
+    logged = caplog.text + "".join(repr(record.args) for record in caplog.records)
+    fragments = [token]
+    for segment in token.split("."):
+        if len(segment) >= 16:
+            fragments += [segment[:16], segment[-16:]]
+    for fragment in fragments:
+        assert fragment not in logged, f"a piece of the token was logged: {fragment!r}"
+
+
+def public_key_pem() -> bytes:
+    return (
+        forge.signing_key()
+        .private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+# --- the token table ---------------------------------------------------------
+
+
+def test_valid_token_is_accepted_and_returns_claims(production_app: firebase_admin.App) -> None:
+    now = time.time()
+    claims = verify(forge.mint(now=now), production_app, now=now)
+    assert claims["uid"] == UID
+    assert claims["sub"] == UID
+    assert claims["aud"] == forge.PROJECT_ID
+    assert claims["email"] == forge.DEFAULT_EMAIL
+    assert claims["firebase"]["sign_in_provider"] == "password"
+
+
+TokenBuilder = Callable[[float], str]
+
+
+@dataclass(frozen=True)
+class Rejected:
+    build: TokenBuilder
+    error: type[ApiError]
+
+
+REJECTED: dict[str, Rejected] = {
+    # signature and algorithm
+    "forged_other_key_same_kid": Rejected(
+        lambda now: forge.mint(now=now, key=forge.attacker_key()), InvalidToken
+    ),
+    "alg_none": Rejected(lambda now: forge.unsigned(alg="none", now=now), InvalidToken),
+    "alg_None": Rejected(lambda now: forge.unsigned(alg="None", now=now), InvalidToken),
+    "alg_NONE": Rejected(lambda now: forge.unsigned(alg="NONE", now=now), InvalidToken),
+    "hs256_keyed_with_certificate_pem": Rejected(
+        lambda now: forge.hs256(forge.signing_key().certificate_pem.encode()), InvalidToken
+    ),
+    "hs256_keyed_with_public_key_pem": Rejected(
+        lambda now: forge.hs256(public_key_pem()), InvalidToken
+    ),
+    "tampered_payload_adds_admin": Rejected(
+        lambda now: forge.with_payload(forge.mint(now=now), {"roles": ["admin"]}), InvalidToken
+    ),
+    "tampered_payload_changes_sub": Rejected(
+        lambda now: forge.with_payload(
+            forge.mint(now=now), {"sub": "mallory", "user_id": "mallory"}
+        ),
+        InvalidToken,
+    ),
+    "truncated_signature": Rejected(
+        lambda now: forge.with_truncated_signature(forge.mint(now=now), keep=200), InvalidToken
+    ),
+    "stripped_signature": Rejected(
+        lambda now: forge.with_truncated_signature(forge.mint(now=now), keep=0), InvalidToken
+    ),
+    # key id
+    "unknown_kid": Rejected(lambda now: forge.mint(now=now, kid="rotated-away"), InvalidToken),
+    "missing_kid": Rejected(
+        lambda now: forge.mint(header_overrides={"kid": REMOVE}, now=now), InvalidToken
+    ),
+    # project
+    "wrong_aud_other_project": Rejected(
+        lambda now: forge.mint({"aud": "demo-other"}, now=now), InvalidToken
+    ),
+    "wrong_iss_other_project": Rejected(
+        lambda now: forge.mint({"iss": "https://securetoken.google.com/demo-other"}, now=now),
+        InvalidToken,
+    ),
+    "wrong_iss_google_sign_in": Rejected(
+        lambda now: forge.mint({"iss": "https://accounts.google.com"}, now=now), InvalidToken
+    ),
+    "custom_token_is_not_an_id_token": Rejected(
+        lambda now: forge.mint(
+            {
+                "aud": forge.CUSTOM_TOKEN_AUDIENCE,
+                "iss": SERVICE_ACCOUNT,
+                "sub": SERVICE_ACCOUNT,
+                "uid": UID,
+                "user_id": REMOVE,
+                "auth_time": REMOVE,
+                "firebase": REMOVE,
+            },
+            now=now,
+        ),
+        InvalidToken,
+    ),
+    "session_cookie_is_not_an_id_token": Rejected(
+        lambda now: forge.mint({"iss": forge.SESSION_COOKIE_ISSUER}, now=now), InvalidToken
+    ),
+    # subject
+    "empty_sub": Rejected(lambda now: forge.mint({"sub": ""}, now=now), InvalidToken),
+    "sub_129_chars": Rejected(lambda now: forge.mint({"sub": "u" * 129}, now=now), InvalidToken),
+    "sub_not_a_string": Rejected(lambda now: forge.mint({"sub": 12345}, now=now), InvalidToken),
+    "sub_missing": Rejected(lambda now: forge.mint({"sub": REMOVE}, now=now), InvalidToken),
+    # time, as firebase-admin checks it against the real clock
+    "expired_an_hour_ago": Rejected(lambda now: forge.mint(now=now - 7200), TokenExpired),
+    "expired_just_beyond_skew": Rejected(
+        lambda now: forge.mint({"exp": int(now) - SKEW - 2}, now=now), TokenExpired
+    ),
+    "iat_in_the_future": Rejected(
+        lambda now: forge.mint({"iat": int(now) + 600}, now=now), InvalidToken
+    ),
+    "exp_missing": Rejected(lambda now: forge.mint({"exp": REMOVE}, now=now), InvalidToken),
+    # time, as only auth.tokens checks it
+    "auth_time_in_the_future": Rejected(
+        lambda now: forge.mint({"auth_time": int(now) + SKEW + 60}, now=now), InvalidToken
+    ),
+    "auth_time_missing": Rejected(
+        lambda now: forge.mint({"auth_time": REMOVE}, now=now), InvalidToken
+    ),
+}
+
+
+@pytest.mark.parametrize("case", REJECTED.values(), ids=REJECTED.keys())
+def test_rejected_token(
+    case: Rejected,
+    production_app: firebase_admin.App,
+    cert_server: CertServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    now = time.time()
+    token = case.build(now)
+    with pytest.raises(ApiError) as raised:
+        verify(token, production_app, now=now)
+    assert type(raised.value) is case.error
+    assert raised.value.status == 401
+    assert_not_logged(token, caplog)
+
+
+def test_rejections_are_logged_without_the_token(
+    production_app: firebase_admin.App, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The no-token-in-logs assertions above are only meaningful if rejections log."""
+    caplog.set_level(logging.DEBUG)
+    now = time.time()
+    token = forge.mint({"aud": "demo-other"}, now=now)
+    with pytest.raises(InvalidToken):
+        verify(token, production_app, now=now)
+    assert "rejected ID token" in caplog.text
+    assert 'incorrect "aud"' in caplog.text  # the reason, not the token
+    assert_not_logged(token, caplog)
+
+
+MALFORMED: dict[str, str] = {
+    "google_oauth_access_token": "ya29.a0AfH6SMBx3secretAccessTokenValue0123456789abcdef",
+    "firebase_refresh_token": "AMf-vBx0secretRefreshTokenValue0123456789abcdefghijklmnop",
+    "four_segments": forge.mint() + ".extra",
+    "not_base64": "eyJ!!!.eyJ!!!.sig",
+}
+
+
+@pytest.mark.parametrize("token", MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_token_is_rejected(token: str, production_app: firebase_admin.App) -> None:
+    with pytest.raises(InvalidToken):
+        verify(token, production_app, now=time.time())
+
+
+@pytest.mark.parametrize(
+    "token",
+    [MALFORMED[name] for name in ("google_oauth_access_token", "firebase_refresh_token")],
+    ids=["google_oauth_access_token", "firebase_refresh_token"],
+)
+def test_malformed_token_text_is_not_logged(
+    token: str, production_app: firebase_admin.App, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(InvalidToken):
+        verify(token, production_app, now=time.time())
+    assert_not_logged(token, caplog)
+
+
+# --- clock skew, with our clock frozen ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("seconds_after_exp", "error"),
+    [(-1, None), (0, None), (SKEW, None), (SKEW + 1, TokenExpired), (3600, TokenExpired)],
+    ids=[
+        "before_exp_accepted",
+        "at_exp_accepted",
+        "expired_within_skew_accepted",
+        "expired_just_beyond_skew_rejected",
+        "expired_long_ago_rejected",
+    ],
+)
+def test_expiry_against_our_clock(
+    seconds_after_exp: int, error: type[ApiError] | None, production_app: firebase_admin.App
+) -> None:
+    token = forge.mint()  # valid by the real clock, so firebase-admin accepts it
+    now = forge.claims_of(token)["exp"] + seconds_after_exp
+    if error is None:
+        assert verify(token, production_app, now=now)["uid"] == UID
+    else:
+        with pytest.raises(error):
+            verify(token, production_app, now=now)
+
+
+@pytest.mark.parametrize(
+    ("seconds_before_iat", "error"),
+    [(0, None), (SKEW, None), (SKEW + 1, InvalidToken)],
+    ids=["issued_now_accepted", "issued_within_skew_accepted", "issued_beyond_skew_rejected"],
+)
+def test_issued_in_the_future_against_our_clock(
+    seconds_before_iat: int, error: type[ApiError] | None, production_app: firebase_admin.App
+) -> None:
+    token = forge.mint()
+    now = forge.claims_of(token)["iat"] - seconds_before_iat
+    if error is None:
+        assert verify(token, production_app, now=now)["uid"] == UID
+    else:
+        with pytest.raises(error):
+            verify(token, production_app, now=now)
+
+
+def test_sdk_accepts_just_expired_token_within_skew(production_app: firebase_admin.App) -> None:
+    """firebase-admin's own exp check uses the real clock: exp one second ago, skew 5."""
+    now = time.time()
+    token = forge.mint({"exp": int(now) - 1}, now=now - 60)
+    assert verify(token, production_app, now=now)["uid"] == UID
+    with pytest.raises(TokenExpired):
+        verify(token, production_app, now=now, skew=0)
+
+
+# --- Google's certificates ---------------------------------------------------
+
+
+def test_certificates_are_fetched_once_thanks_to_cache_control(
+    production_app: firebase_admin.App, cert_server: CertServer
+) -> None:
+    now = time.time()
+    for n in range(20):
+        assert verify(forge.mint(uid=f"user-{n}", now=now), production_app, now=now)
+    assert cert_server.request_count == 1
+
+
+def test_certificates_are_fetched_every_time_without_max_age(
+    production_app: firebase_admin.App, cert_server: CertServer
+) -> None:
+    """Control for the test above: the counter counts, and caching follows the header."""
+    cert_server.set_max_age(0)
+    now = time.time()
+    for n in range(5):
+        verify(forge.mint(uid=f"user-{n}", now=now), production_app, now=now)
+    assert cert_server.request_count == 5
+
+
+def test_cached_certificates_survive_a_later_outage(
+    production_app: firebase_admin.App, cert_server: CertServer
+) -> None:
+    now = time.time()
+    verify(forge.mint(now=now), production_app, now=now)
+    cert_server.fail_with(500)
+    assert verify(forge.mint(now=now), production_app, now=now)["uid"] == UID
+    assert cert_server.request_count == 1
+
+
+def _assert_unavailable(raised: pytest.ExceptionInfo[ApiError]) -> None:
+    assert type(raised.value) is AuthUnavailable
+    assert not isinstance(raised.value, AuthenticationFailed)
+    assert (raised.value.status, raised.value.code) == (503, "auth_unavailable")
+    assert raised.value.headers.get("Retry-After")
+
+
+@pytest.mark.parametrize("status", [500, 503], ids=["keys_500", "keys_503"])
+@pytest.mark.parametrize(
+    "key",
+    [forge.signing_key, forge.attacker_key],
+    ids=["valid_token", "forged_token"],
+)
+def test_key_server_error_is_unavailable_not_invalid(
+    status: int,
+    key: Callable[[], forge.SigningKey],
+    production_app: firebase_admin.App,
+    cert_server: CertServer,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    cert_server.fail_with(status)
+    now = time.time()
+    token = forge.mint(now=now, key=key())
+    with pytest.raises(ApiError) as raised:
+        verify(token, production_app, now=now)
+    _assert_unavailable(raised)
+    assert cert_server.request_count >= 1
+    assert_not_logged(token, caplog)
+
+
+def test_key_server_answering_html_is_unavailable_not_invalid(
+    production_app: firebase_admin.App, cert_server: CertServer
+) -> None:
+    cert_server.serve_html()
+    now = time.time()
+    with pytest.raises(ApiError) as raised:
+        verify(forge.mint(now=now), production_app, now=now)
+    _assert_unavailable(raised)
+
+
+def test_key_server_down_is_unavailable_not_invalid(
+    make_production_app: AppFactory, unreachable_cert_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    app = make_production_app(unreachable_cert_url)
+    now = time.time()
+    token = forge.mint(now=now)
+    with pytest.raises(ApiError) as raised:
+        verify(token, app, now=now)
+    _assert_unavailable(raised)
+    assert_not_logged(token, caplog)
+
+
+# --- Authenticator, end to end on the production path ------------------------
+
+
+class FakeDirectory(UserDirectory):
+    """In-memory user records; counts lookups. Only ``get`` is used by sessions."""
+
+    def __init__(self, *records: UserRecord) -> None:  # no firebase-admin app needed
+        self.records = {record.uid: record for record in records}
+        self.calls = 0
+        self.error: ApiError | None = None
+
+    def get(self, uid: str) -> UserRecord:
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        try:
+            return self.records[uid]
+        except KeyError:
+            raise UserNotFound() from None
+
+    def update(self, uid: str, **changes: Any) -> None:
+        self.records[uid] = dataclasses.replace(self.records[uid], **changes)
+
+
+def user(*, roles: list[str] | None = None, **fields: Any) -> UserRecord:
+    base: dict[str, Any] = {
+        "uid": UID,
+        "email": forge.DEFAULT_EMAIL,
+        "disabled": False,
+        "valid_since": None,
+        "custom_claims": {"roles": roles} if roles is not None else {},
+    }
+    return UserRecord(**{**base, **fields})
+
+
+@dataclass
+class Harness:
+    authenticator: Authenticator
+    directory: FakeDirectory
+    now: float
+
+    def bearer(self, claims_overrides: dict[str, Any] | None = None) -> str:
+        return "Bearer " + forge.mint(claims_overrides, now=self.now)
+
+    def authenticate(self, header: str | None, *, privileged: bool = False) -> Principal:
+        return self.authenticator.authenticate(header, privileged=privileged)
+
+
+HarnessFactory = Callable[..., Harness]
+
+
+@pytest.fixture
+def harness(production_app: firebase_admin.App) -> HarnessFactory:
+    def build(*records: UserRecord, max_age_seconds: int | None = None) -> Harness:
+        settings = SETTINGS
+        if max_age_seconds is not None:
+            settings = dataclasses.replace(
+                SETTINGS, revocation_check_max_age_seconds=max_age_seconds
+            )
+        directory = FakeDirectory(*records)
+        sessions = SessionChecker(
+            directory,
+            max_age_seconds=settings.revocation_check_max_age_seconds,
+            max_entries=settings.revocation_cache_size,
+        )
+        now = time.time()
+        authenticator = Authenticator(
+            settings, production_app, directory, sessions, clock=lambda: now
+        )
+        return Harness(authenticator, directory, now)
+
+    return build
+
+
+def test_valid_token_becomes_a_principal(harness: HarnessFactory) -> None:
+    h = harness(user(roles=["admin", "auditor"]))
+    iat = int(h.now)
+    header = h.bearer(
+        {
+            "roles": ["admin", "auditor", "owner"],
+            "firebase": {
+                "identities": {"email": [forge.DEFAULT_EMAIL]},
+                "sign_in_provider": "password",
+                "sign_in_second_factor": "totp",
+                "second_factor_identifier": "totp-1",
+                "tenant": "tenant-a",
+            },
+        }
+    )
+    assert h.authenticate(header) == Principal(
+        uid=UID,
+        email=forge.DEFAULT_EMAIL,
+        email_verified=True,
+        roles=frozenset({Role.ADMIN, Role.AUDITOR}),
+        sign_in_provider="password",
+        auth_time=iat,
+        second_factor="totp",
+        tenant="tenant-a",
+        issued_at=iat,
+    )
+
+
+def test_unverified_email_and_no_second_factor(harness: HarnessFactory) -> None:
+    h = harness(user())
+    principal = h.authenticate(h.bearer({"email_verified": False}))
+    assert principal.email_verified is False
+    assert principal.second_factor is None
+    assert principal.tenant is None
+    assert principal.roles == frozenset()
+
+
+@pytest.mark.parametrize(
+    ("record", "error"),
+    [
+        (user(disabled=True), UserDisabled),
+        (user(valid_since=10**10), TokenRevoked),
+        (user(uid="someone-else"), TokenRevoked),
+    ],
+    ids=["disabled_user", "revoked_after_issue", "deleted_user"],
+)
+def test_account_state_rejects_token(
+    record: UserRecord, error: type[ApiError], harness: HarnessFactory
+) -> None:
+    h = harness(record)
+    with pytest.raises(ApiError) as raised:
+        h.authenticate(h.bearer())
+    assert type(raised.value) is error
+    assert raised.value.status == 401
+
+
+@pytest.mark.parametrize(
+    ("seconds_after_iat", "error"),
+    [(0, None), (1, TokenRevoked)],
+    ids=["valid_since_equals_iat_accepted", "valid_since_after_iat_revoked"],
+)
+def test_revocation_boundary(
+    seconds_after_iat: int, error: type[ApiError] | None, harness: HarnessFactory
+) -> None:
+    h = harness()
+    h.directory.records[UID] = user(valid_since=int(h.now) + seconds_after_iat)
+    if error is None:
+        assert h.authenticate(h.bearer()).uid == UID
+    else:
+        with pytest.raises(error):
+            h.authenticate(h.bearer())
+
+
+def test_demoted_admin_loses_the_role_at_once(harness: HarnessFactory) -> None:
+    h = harness(user(roles=["admin"]))
+    admin_token = h.bearer({"roles": ["admin"]})
+    h.authenticate(h.bearer())  # warms the cache with the admin record
+    assert h.authenticate(admin_token).is_admin
+    h.directory.update(UID, custom_claims={})
+    principal = h.authenticate(admin_token)
+    assert not principal.is_admin
+    assert principal.roles == frozenset()
+
+
+def test_promotion_waits_for_a_refreshed_token(harness: HarnessFactory) -> None:
+    h = harness(user(roles=["admin"]))
+    assert h.authenticate(h.bearer()).roles == frozenset()
+
+
+def test_plain_requests_reuse_the_cached_record(harness: HarnessFactory) -> None:
+    h = harness(user())
+    header = h.bearer()
+    for _ in range(3):
+        h.authenticate(header)
+    assert h.directory.calls == 1
+
+
+def test_role_bearing_tokens_bypass_the_cache(harness: HarnessFactory) -> None:
+    h = harness(user(roles=["auditor"]))
+    header = h.bearer({"roles": ["auditor"]})
+    for _ in range(3):
+        assert h.authenticate(header).is_auditor
+    assert h.directory.calls == 3
+
+
+def test_privileged_requests_bypass_the_cache(harness: HarnessFactory) -> None:
+    h = harness(user())
+    header = h.bearer()
+    h.authenticate(header)
+    h.authenticate(header, privileged=True)
+    h.authenticate(header, privileged=True)
+    assert h.directory.calls == 3
+
+
+def test_disabling_applies_at_once_to_privileged_requests(harness: HarnessFactory) -> None:
+    h = harness(user())
+    header = h.bearer()
+    h.authenticate(header)
+    h.directory.update(UID, disabled=True)
+    with pytest.raises(UserDisabled):
+        h.authenticate(header, privileged=True)
+
+
+def test_max_age_zero_checks_every_request(harness: HarnessFactory) -> None:
+    h = harness(user(), max_age_seconds=0)
+    header = h.bearer()
+    for _ in range(3):
+        h.authenticate(header)
+    assert h.directory.calls == 3
+
+
+@pytest.mark.parametrize("privileged", [False, True], ids=["plain", "privileged"])
+def test_directory_outage_fails_closed(privileged: bool, harness: HarnessFactory) -> None:
+    h = harness(user())
+    h.directory.error = AuthUnavailable()
+    with pytest.raises(AuthUnavailable):
+        h.authenticate(h.bearer(), privileged=privileged)
+
+
+@pytest.mark.parametrize(
+    ("header", "error"),
+    [
+        (None, MissingToken),
+        ("Bearer " + forge.mint(key=forge.attacker_key()), InvalidToken),
+        ("Bearer " + forge.unsigned(), InvalidToken),
+    ],
+    ids=["no_header", "forged_token", "unsigned_token"],
+)
+def test_unauthenticated_requests_never_reach_the_directory(
+    header: str | None, error: type[ApiError], harness: HarnessFactory
+) -> None:
+    h = harness(user())
+    with pytest.raises(error):
+        h.authenticate(header)
+    assert h.directory.calls == 0
