@@ -51,7 +51,10 @@ class Authenticator:
                 the caller is not authenticated (401).
             AuthUnavailable: keys or user records could not be fetched (503).
         """
-        token = bearer_token(authorization)
+        return self.authenticate_token(bearer_token(authorization), privileged=privileged)
+
+    def authenticate_token(self, token: str, *, privileged: bool = False) -> Principal:
+        """Like ``authenticate``, for a token already taken from its header."""
         claims = tokens.verify_id_token(
             token,
             app=self._app,

@@ -17,6 +17,7 @@ from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 
+from auth.bearer import bearer_token
 from auth.principal import Principal
 from core import errors
 from core.settings import get_settings
@@ -167,9 +168,10 @@ def authenticated(
     def decorate(view: Callable[Concatenate[Request, Principal, P], Response]) -> View:
         @functools.wraps(view)
         def wrapper(request: Request, *args: P.args, **kwargs: P.kwargs) -> Response:
-            principal = context.authenticator().authenticate(
-                request.headers.get("Authorization"), privileged=privileged
-            )
+            # Parsed before anything is initialised: a request without a token
+            # costs nothing and never reaches firebase-admin.
+            token = bearer_token(request.headers.get("Authorization"))
+            principal = context.authenticator().authenticate_token(token, privileged=privileged)
             return view(request, principal, *args, **kwargs)
 
         return wrapper

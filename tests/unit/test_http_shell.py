@@ -1,0 +1,244 @@
+"""The HTTP shell, with no emulator: routing, 405/404, CORS, headers, generic 500s."""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask, Request, Response
+
+from core.errors import NotFound
+from core.settings import Settings
+from handlers import FUNCTIONS, local
+from handlers import http as http_module
+from handlers.http import Function, route
+from handlers.responses import SECURITY_HEADERS, json_response
+
+ALLOWED_ORIGIN = "https://app.example.com"
+
+
+@pytest.fixture(autouse=True)
+def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
+    configured = Settings(project_id="demo-unit", cors_allowed_origins=(ALLOWED_ORIGIN,))
+    monkeypatch.setattr(http_module, "get_settings", lambda: configured)
+    return configured
+
+
+def ok_view(request: Request, **kwargs: str) -> Response:
+    return json_response({"ok": True, **kwargs})
+
+
+def boom(request: Request) -> Response:
+    raise RuntimeError("database password is hunter2")
+
+
+def fresh_app(function: Function) -> Iterator[Flask]:
+    app = Flask("shell-test")
+    app.add_url_rule(
+        "/<path:path>",
+        "run",
+        lambda path: function(typing.cast(Request, _request())),
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
+    )
+    app.add_url_rule(
+        "/",
+        "root",
+        lambda: function(typing.cast(Request, _request())),
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
+    )
+    yield app
+
+
+def _request() -> Request:
+    from flask import request
+
+    return typing.cast(Request, request)
+
+
+@pytest.fixture
+def things() -> Iterator[Flask]:
+    function = Function(
+        "things",
+        [
+            route("/things", get=ok_view, post=ok_view),
+            route("/things/<thing_id>", get=ok_view, delete=ok_view),
+            route("/things/boom/now", get=boom),
+        ],
+    )
+    yield from fresh_app(function)
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/things", {"ok": True}),
+        ("/things/", {"ok": True}),
+        ("/things/a1", {"ok": True, "thing_id": "a1"}),
+        ("/a1", {"ok": True, "thing_id": "a1"}),  # Cloud Functions stripped the name
+        ("/", {"ok": True}),
+    ],
+    ids=["collection", "trailing_slash", "item", "stripped_prefix", "stripped_root"],
+)
+def test_routes_with_and_without_the_function_prefix(
+    things: Flask, path: str, expected: dict[str, object]
+) -> None:
+    response = things.test_client().get(path)
+    assert response.status_code == 200
+    assert response.get_json() == expected
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("DELETE", "/things", "GET, HEAD, OPTIONS, POST"),
+        ("PUT", "/things/a1", "DELETE, GET, HEAD, OPTIONS"),
+        ("PATCH", "/things/a1", "DELETE, GET, HEAD, OPTIONS"),
+    ],
+    ids=["delete_collection", "put_item", "patch_item"],
+)
+def test_unsupported_method_is_405_with_allow(
+    things: Flask, method: str, path: str, allow: str
+) -> None:
+    response = things.test_client().open(path, method=method)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == allow
+    assert response.get_json()["error"]["code"] == "method_not_allowed"
+
+
+def test_unknown_route_is_json_404(things: Flask) -> None:
+    response = things.test_client().get("/things/a/b/c")
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+    assert response.mimetype == "application/json"
+
+
+def test_every_response_has_the_security_headers(things: Flask) -> None:
+    client = things.test_client()
+    for response in (client.get("/things"), client.get("/nope/x/y"), client.put("/things")):
+        for name, value in SECURITY_HEADERS.items():
+            assert response.headers[name] == value
+        assert len(response.headers["X-Request-Id"]) == 32
+        assert "Origin" in response.headers["Vary"]
+
+
+def test_unexpected_errors_are_generic_500s(
+    things: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    response = things.test_client().get("/things/boom/now", headers={"Accept": "text/html"})
+    assert response.status_code == 500
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == "internal"
+    assert response.headers["X-Request-Id"] in body["error"]["message"]
+    text = response.get_data(as_text=True)
+    assert "hunter2" not in text
+    assert "Traceback" not in text
+    assert "RuntimeError" in caplog.text  # the detail goes to the log only
+
+
+def test_preflight_from_an_allowed_origin(things: Flask) -> None:
+    response = things.test_client().options(
+        "/things/a1",
+        headers={
+            "Origin": ALLOWED_ORIGIN,
+            "Access-Control-Request-Method": "DELETE",
+            "Access-Control-Request-Headers": "authorization, content-type, if-match",
+        },
+    )
+    assert response.status_code == 204
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    allowed_headers = response.headers["Access-Control-Allow-Headers"].lower()
+    for header in ("authorization", "content-type", "if-match"):
+        assert header in allowed_headers
+    assert "DELETE" in response.headers["Access-Control-Allow-Methods"]
+    assert "Origin" in response.headers["Vary"]
+
+
+def test_other_origins_get_no_cors_headers(things: Flask) -> None:
+    client = things.test_client()
+    for response in (
+        client.get("/things", headers={"Origin": "https://evil.example"}),
+        client.options(
+            "/things",
+            headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+        ),
+        client.get("/things"),
+    ):
+        assert not [name for name, _ in response.headers if name.startswith("Access-Control-")]
+        assert "Origin" in response.headers["Vary"]
+
+
+def test_simple_request_from_an_allowed_origin_exposes_headers(things: Flask) -> None:
+    response = things.test_client().get("/things", headers={"Origin": ALLOWED_ORIGIN})
+    assert response.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
+    assert "ETag" in response.headers["Access-Control-Expose-Headers"]
+
+
+# --- the real functions ------------------------------------------------------
+
+
+@pytest.fixture
+def backend() -> Flask:
+    app = Flask("backend-test")
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
+    app.add_url_rule("/<path:path>", "run", lambda path: local(_request()), methods=methods)
+    app.add_url_rule("/", "root", lambda: local(_request()), methods=methods)
+    return app
+
+
+ROUTES = {
+    "/me": "GET, HEAD, OPTIONS",
+    "/me/revoke-sessions": "OPTIONS, POST",
+    "/projects": "GET, HEAD, OPTIONS, POST",
+    "/projects/AbCdEfGhIjKlMnOpQrSt": "DELETE, GET, HEAD, OPTIONS, PATCH",
+    "/projects/AbCdEfGhIjKlMnOpQrSt/members/u1": "DELETE, OPTIONS, PUT",
+    "/projects/AbCdEfGhIjKlMnOpQrSt/transfer": "OPTIONS, POST",
+    "/admin/users": "GET, HEAD, OPTIONS",
+    "/admin/users/u1/roles": "GET, HEAD, OPTIONS, PUT",
+    "/admin/audit": "GET, HEAD, OPTIONS",
+}
+VERBS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@pytest.mark.parametrize("path", ROUTES, ids=list(ROUTES))
+def test_every_route_answers_options_with_its_methods(backend: Flask, path: str) -> None:
+    response = backend.test_client().options(path)
+    assert response.status_code == 204
+    assert response.headers["Allow"] == ROUTES[path]
+
+
+@pytest.mark.parametrize(
+    ("path", "verb"),
+    [(p, v) for p in ROUTES for v in VERBS],
+    ids=[f"{v}_{p}" for p in ROUTES for v in VERBS],
+)
+def test_every_verb_on_every_route_is_401_or_405(backend: Flask, path: str, verb: str) -> None:
+    """Without a token nothing gets past authentication; wrong verbs are 405 first."""
+    response = backend.test_client().open(path, method=verb)
+    if verb in ROUTES[path]:
+        assert (response.status_code, response.get_json()["error"]["code"]) == (
+            401,
+            "missing_token",
+        )
+    else:
+        assert response.status_code == 405
+        assert response.headers["Allow"] == ROUTES[path]
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/debug", "/console", "/robots.txt", "/projectsx", "/admin"], ids=str
+)
+def test_no_stray_routes(backend: Flask, path: str) -> None:
+    response = backend.test_client().get(path)
+    assert response.status_code == 404
+    assert response.get_json()["error"]["code"] == "not_found"
+
+
+def test_functions_are_me_projects_admin() -> None:
+    assert [f.name for f in FUNCTIONS] == ["me", "projects", "admin"]
+
+
+def test_not_found_is_an_api_error() -> None:
+    assert NotFound().status == 404
