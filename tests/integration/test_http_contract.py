@@ -1,0 +1,95 @@
+"""The HTTP contract with a real token: bodies, media types, sizes, JSON everywhere.
+
+Every rejected request must leave the data as it was.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.integration.api import Api, error_code
+from tests.integration.emulator import EmulatorUser, MakeUser, bearer
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+def alice(make_user: MakeUser) -> EmulatorUser:
+    return make_user()
+
+
+def post_raw(api: Api, user: EmulatorUser, data: bytes, content_type: str | None) -> object:
+    headers = {**bearer(user), **({"Content-Type": content_type} if content_type else {})}
+    return api.client.post("/projects", data=data, headers=headers)
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "code"),
+    [
+        (b'{"name": "x"', "application/json", 400, "invalid_json"),
+        (b'{"name": "a", "name": "b"}', "application/json", 400, "invalid_json"),
+        (b'{"name": NaN}', "application/json", 400, "invalid_json"),
+        (b'["name"]', "application/json", 400, "invalid_json"),
+        (b"name=x", "application/x-www-form-urlencoded", 415, "unsupported_media_type"),
+        (b'{"name": "x"}', "text/plain", 415, "unsupported_media_type"),
+        (b'{"name": "x"}', None, 415, "unsupported_media_type"),
+        (b'{"name": "' + b"x" * 70_000 + b'"}', "application/json", 413, "payload_too_large"),
+    ],
+    ids=[
+        "truncated",
+        "duplicate_key",
+        "nan",
+        "array",
+        "form",
+        "text",
+        "no_content_type",
+        "over_64_kib",
+    ],
+)
+def test_bad_bodies_are_refused_and_create_nothing(
+    api: Api,
+    alice: EmulatorUser,
+    data: bytes,
+    content_type: str | None,
+    status: int,
+    code: str,
+) -> None:
+    response = post_raw(api, alice, data, content_type)
+    assert (response.status_code, error_code(response)) == (status, code)  # type: ignore[attr-defined]
+    assert api.call("GET", "/projects", alice).get_json()["items"] == []
+
+
+def test_html_clients_still_get_json(api: Api, alice: EmulatorUser) -> None:
+    response = api.call(
+        "GET", "/projects/<script>alert(1)</script>", alice, headers={"Accept": "text/html"}
+    )
+    assert response.status_code == 404
+    assert response.mimetype == "application/json"
+    assert "<script>" not in response.get_data(as_text=True)
+
+
+def test_unverified_user_cannot_write_but_can_read(
+    api: Api, alice: EmulatorUser, make_user: MakeUser
+) -> None:
+    unverified = make_user(verified=False)
+    project = api.create_project(alice)
+    api.share(alice, project["id"], unverified.uid, "editor")
+    assert api.project_as(unverified, project["id"]).status_code == 200
+    edit = api.call("PATCH", f"/projects/{project['id']}", unverified, {"name": "x"})
+    assert (edit.status_code, error_code(edit)) == (403, "email_not_verified")
+
+
+def test_responses_carry_security_headers_and_request_id(api: Api, alice: EmulatorUser) -> None:
+    response = api.call("GET", "/me", alice)
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Cache-Control"] == "no-store"
+    assert (
+        response.headers["Content-Security-Policy"] == "default-src 'none'; frame-ancestors 'none'"
+    )
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert "max-age=" in response.headers["Strict-Transport-Security"]
+    assert response.headers["X-Request-Id"]
