@@ -76,3 +76,32 @@ def test_document_round_trip_adds_members() -> None:
     assert document["members"] == ["o", "e", "v"]
     assert "id" not in document
     assert from_document(GOOD_ID, document) == project
+
+
+@pytest.mark.parametrize(
+    "bad_id",
+    ["a/b", "..", ".", "__name__", "x" * 1500, "AbCdEfGhIjKlMnOpQrS\u200b", "A\x00" * 10, ""],
+    ids=["slash", "dotdot", "dot", "reserved", "over_long", "zero_width", "nul", "empty"],
+)
+def test_impossible_ids_never_reach_firestore(
+    bad_id: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from auth.principal import Principal
+    from core.errors import NotFound
+    from services.projects import ProjectService
+    from store import projects
+
+    def no_firestore() -> None:
+        raise AssertionError("a Firestore client was requested")
+
+    monkeypatch.setattr(projects, "get_client", no_firestore)
+    service = ProjectService(require_verified_email=True, user_exists=lambda uid: True)
+    principal = Principal("u", email_verified=True)
+    for call in (
+        lambda: service.get(principal, bad_id),
+        lambda: service.edit(principal, bad_id, name="x", description=None, if_match=None),
+        lambda: service.delete(principal, bad_id, if_match=None),
+        lambda: service.transfer(principal, bad_id, "v", if_match=None),
+    ):
+        with pytest.raises(NotFound):
+            call()
