@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from tests.integration.api import Api, error_code
-from tests.integration.emulator import AuthEmulator, EmulatorUser, MakeUser
+from tests.integration.emulator import AuthEmulator, EmulatorUser, FirestoreEmulator, MakeUser
 from tools import make_admin
 
 
@@ -266,3 +268,17 @@ def test_make_admin_bootstraps_the_first_admin(
 def test_make_admin_reports_an_unknown_email(capsys: pytest.CaptureFixture[str]) -> None:
     assert make_admin.main(["--email", "ghost@example.com"]) == 1
     assert "user_not_found" in capsys.readouterr().err
+
+
+def test_an_expired_lease_is_taken_over(
+    api: Api, admin: EmulatorUser, make_user: MakeUser, firestore_emulator: FirestoreEmulator
+) -> None:
+    """A holder that died mid-change must not block the user's roles for ever."""
+    user = make_user()
+    lock_id = hashlib.sha256(f"claims:{user.uid}".encode()).hexdigest()
+    firestore_emulator.set_document(
+        f"locks/{lock_id}",
+        {"holder": "dead-instance", "expiresAt": datetime.now(UTC) - timedelta(seconds=1)},
+    )
+    assert put_roles(api, admin, user.uid, ["auditor"]).status_code == 200
+    assert firestore_emulator.get_document(f"locks/{lock_id}") is None
