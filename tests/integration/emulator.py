@@ -1,0 +1,272 @@
+"""Typed REST clients for the Firebase Auth and Firestore emulators (tests only).
+
+They drive the emulators the way a client app or an admin would, without going
+through the backend under test: create users and tokens, set claims, read what the
+backend stored, and wipe state between tests. ``Authorization: Bearer owner`` is the
+emulators' admin credential: it bypasses security rules and allows admin-only calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Protocol
+
+import requests
+
+__all__ = [
+    "AuthEmulator",
+    "EmulatorError",
+    "EmulatorUser",
+    "FirestoreEmulator",
+    "MakeUser",
+    "bearer",
+    "decode_fields",
+    "encode_fields",
+    "token_claims",
+]
+
+#: Seconds for every emulator call; they answer in milliseconds when healthy.
+TIMEOUT_SECONDS = 10.0
+#: The Auth emulator accepts any API key.
+API_KEY = "fake-api-key"
+OWNER_HEADERS = {"Authorization": "Bearer owner"}
+
+
+class EmulatorError(RuntimeError):
+    """An emulator answered with a non-2xx status."""
+
+    def __init__(self, method: str, url: str, status: int, body: str) -> None:
+        super().__init__(f"{method} {url}: expected 2xx, got {status}: {body[:500]}")
+        self.status = status
+        self.body = body
+
+
+@dataclass(frozen=True)
+class EmulatorUser:
+    """A signed-in Auth emulator user with its current tokens."""
+
+    uid: str
+    email: str
+    password: str
+    id_token: str
+    refresh_token: str
+
+
+class MakeUser(Protocol):
+    """Type of the ``make_user`` fixture."""
+
+    def __call__(
+        self, *, roles: list[str] | None = None, verified: bool = True, email: str | None = None
+    ) -> EmulatorUser: ...
+
+
+def bearer(user: EmulatorUser) -> dict[str, str]:
+    """The ``Authorization`` header that presents ``user``'s ID token."""
+    return {"Authorization": f"Bearer {user.id_token}"}
+
+
+def token_claims(id_token: str) -> dict[str, Any]:
+    """The payload of a JWT, not verified (emulator tokens are unsigned anyway)."""
+    payload = id_token.split(".")[1]
+    claims: dict[str, Any] = json.loads(
+        base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    )
+    return claims
+
+
+def _call(session: requests.Session, method: str, url: str, **kwargs: Any) -> requests.Response:
+    response = session.request(method, url, timeout=TIMEOUT_SECONDS, **kwargs)
+    if not response.ok:
+        raise EmulatorError(method, url, response.status_code, response.text)
+    return response
+
+
+class AuthEmulator:
+    """Client of the Auth emulator's Identity Toolkit, Secure Token and emulator APIs."""
+
+    def __init__(self, host: str, project_id: str) -> None:
+        self.base_url = f"http://{host}"
+        self.project_id = project_id
+        self._session = requests.Session()
+
+    def sign_up(self, email: str, password: str) -> EmulatorUser:
+        """Create an email/password user and sign it in."""
+        return self._password_call("accounts:signUp", email, password)
+
+    def sign_in(self, email: str, password: str) -> EmulatorUser:
+        """Sign in; the new ID token carries the user's current claims."""
+        return self._password_call("accounts:signInWithPassword", email, password)
+
+    def refresh(self, user: EmulatorUser) -> EmulatorUser:
+        """Exchange the refresh token for a new ID token, as client SDKs do."""
+        data = _call(
+            self._session,
+            "POST",
+            f"{self.base_url}/securetoken.googleapis.com/v1/token?key={API_KEY}",
+            data={"grant_type": "refresh_token", "refresh_token": user.refresh_token},
+        ).json()
+        return replace(user, id_token=data["id_token"], refresh_token=data["refresh_token"])
+
+    def set_custom_claims(self, uid: str, claims: dict[str, Any]) -> None:
+        """Replace the user's custom claims (visible in tokens minted afterwards)."""
+        self._update(uid, customAttributes=json.dumps(claims))
+
+    def set_email_verified(self, uid: str, verified: bool) -> None:
+        """Set ``email_verified`` (visible in tokens minted afterwards)."""
+        self._update(uid, emailVerified=verified)
+
+    def disable(self, uid: str, disabled: bool = True) -> None:
+        """Disable (or re-enable) the account."""
+        self._update(uid, disableUser=disabled)
+
+    def get_user(self, uid: str) -> dict[str, Any]:
+        """The raw account record (``customAttributes`` is a JSON string)."""
+        data = _call(
+            self._session,
+            "POST",
+            f"{self._project_url}/accounts:lookup",
+            json={"localId": [uid]},
+            headers=OWNER_HEADERS,
+        ).json()
+        users: list[dict[str, Any]] = data.get("users", [])
+        if not users:
+            raise LookupError(f"expected an Auth emulator user with uid {uid!r}, found none")
+        return users[0]
+
+    def wipe(self) -> None:
+        """Delete every user of the project."""
+        _call(
+            self._session,
+            "DELETE",
+            f"{self.base_url}/emulator/v1/projects/{self.project_id}/accounts",
+        )
+
+    @property
+    def _project_url(self) -> str:
+        return f"{self.base_url}/identitytoolkit.googleapis.com/v1/projects/{self.project_id}"
+
+    def _update(self, uid: str, **fields: Any) -> None:
+        _call(
+            self._session,
+            "POST",
+            f"{self._project_url}/accounts:update",
+            json={"localId": uid, **fields},
+            headers=OWNER_HEADERS,
+        )
+
+    def _password_call(self, endpoint: str, email: str, password: str) -> EmulatorUser:
+        data = _call(
+            self._session,
+            "POST",
+            f"{self.base_url}/identitytoolkit.googleapis.com/v1/{endpoint}?key={API_KEY}",
+            json={"email": email, "password": password, "returnSecureToken": True},
+        ).json()
+        return EmulatorUser(
+            uid=data["localId"],
+            email=email,
+            password=password,
+            id_token=data["idToken"],
+            refresh_token=data["refreshToken"],
+        )
+
+
+class FirestoreEmulator:
+    """Client of the Firestore emulator's REST API, as admin by default.
+
+    Paths are relative to the database's ``documents`` root, e.g. ``projects/p1``.
+    Pass ``token=user.id_token`` to :meth:`request` to be subject to security rules.
+    """
+
+    def __init__(self, host: str, project_id: str) -> None:
+        self.base_url = f"http://{host}"
+        self.project_id = project_id
+        self.documents_url = (
+            f"{self.base_url}/v1/projects/{project_id}/databases/(default)/documents"
+        )
+        self._session = requests.Session()
+
+    def request(
+        self, method: str, path: str, *, token: str = "owner", **kwargs: Any
+    ) -> requests.Response:
+        """Raw REST call below ``documents/``; raises EmulatorError on non-2xx."""
+        url = f"{self.documents_url}/{path}" if path else self.documents_url
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        return _call(self._session, method, url, headers=headers, **kwargs)
+
+    def get_document(self, path: str) -> dict[str, Any] | None:
+        """The document's fields as plain Python values, or None if it does not exist."""
+        try:
+            document = self.request("GET", path).json()
+        except EmulatorError as error:
+            if error.status == 404:
+                return None
+            raise
+        return decode_fields(document.get("fields", {}))
+
+    def set_document(self, path: str, data: dict[str, Any]) -> None:
+        """Create or overwrite the document with plain Python values."""
+        self.request("PATCH", path, json={"fields": encode_fields(data)})
+
+    def list_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        """Every document of a collection as ``{id: fields}`` (first 300 only)."""
+        body = self.request("GET", collection, params={"pageSize": 300}).json()
+        return {
+            doc["name"].rsplit("/", 1)[1]: decode_fields(doc.get("fields", {}))
+            for doc in body.get("documents", [])
+        }
+
+    def wipe(self) -> None:
+        """Delete every document of the project's default database."""
+        _call(
+            self._session,
+            "DELETE",
+            f"{self.base_url}/emulator/v1/projects/{self.project_id}/databases/(default)/documents",
+        )
+
+
+def encode_fields(data: dict[str, Any]) -> dict[str, Any]:
+    """Plain Python values to Firestore REST ``Value`` objects."""
+    return {key: _encode(value) for key, value in data.items()}
+
+
+def decode_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """Firestore REST ``Value`` objects to plain Python values (timestamps as datetime)."""
+    return {key: _decode(value) for key, value in fields.items()}
+
+
+def _encode(value: Any) -> dict[str, Any]:
+    # bool before int: bool is a subclass of int.
+    if value is None:
+        return {"nullValue": None}
+    if isinstance(value, bool):
+        return {"booleanValue": value}
+    if isinstance(value, int):
+        return {"integerValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, str):
+        return {"stringValue": value}
+    if isinstance(value, datetime):
+        return {"timestampValue": value.isoformat()}
+    if isinstance(value, list | tuple):
+        return {"arrayValue": {"values": [_encode(v) for v in value]}}
+    if isinstance(value, dict):
+        return {"mapValue": {"fields": encode_fields(value)}}
+    raise TypeError(f"expected a JSON-like value or datetime, got {type(value).__name__}")
+
+
+def _decode(value: dict[str, Any]) -> Any:
+    ((kind, raw),) = value.items()
+    if kind == "integerValue":
+        return int(raw)
+    if kind == "timestampValue":
+        return datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    if kind == "arrayValue":
+        return [_decode(v) for v in raw.get("values", [])]
+    if kind == "mapValue":
+        return decode_fields(raw.get("fields", {}))
+    # nullValue, booleanValue, doubleValue, stringValue, referenceValue, bytesValue (base64).
+    return raw
