@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 
 from auth import policy
 from auth.policy import Action, Decision
 from auth.principal import Principal
+from core.clock import utcnow
 from core.errors import NotFound, PermissionDenied, UnknownUser
 from services import project_changes as changes
 from services.project_changes import MemberRole
@@ -21,15 +22,11 @@ UserExists = Callable[[str], bool]
 Clock = Callable[[], datetime]
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class ProjectService:
     require_verified_email: bool
     user_exists: UserExists
-    clock: Clock = _utcnow
+    clock: Clock = utcnow
 
     def create(self, principal: Principal, *, name: str, description: str) -> Project:
         policy.authorize_create(principal, require_verified_email=self.require_verified_email)

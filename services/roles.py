@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from auth import claims as claim_rules
@@ -13,6 +13,7 @@ from auth import policy
 from auth.directory import UserDirectory, UserRecord
 from auth.principal import Principal, Role
 from auth.sessions import SessionChecker
+from core.clock import utcnow
 from core.errors import PermissionDenied, SelfDemotion
 from store import audit, locks
 from store.models import AuditEntry, Page
@@ -30,15 +31,11 @@ class RoleChange:
     sessions_revoked: bool
 
 
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass(frozen=True)
 class RoleService:
     directory: UserDirectory
     sessions: SessionChecker
-    clock: Callable[[], datetime] = _utcnow
+    clock: Callable[[], datetime] = utcnow
 
     def find_user(self, actor: Principal, email: str) -> UserRecord:
         _require_admin(actor)

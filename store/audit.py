@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from store import cursors
 from store.client import get_client, timeout
 from store.errors import translated
-from store.models import AuditEntry, Page
+from store.models import AuditEntry, Page, as_datetime
 
 if TYPE_CHECKING:
     from google.cloud.firestore import CollectionReference
@@ -54,7 +53,7 @@ def list_entries(*, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
     next_cursor = None
     if len(snapshots) > limit:
         last = items[-1]
-        next_cursor = cursors.encode(_as_datetime(last["time"]), last["id"])
+        next_cursor = cursors.encode(as_datetime(last["time"]), last["id"])
     return Page(items=items, next_cursor=next_cursor)
 
 
@@ -68,12 +67,6 @@ def to_document(entry: AuditEntry) -> dict[str, Any]:
         "time": entry.time,
         "requestId": entry.request_id,
     }
-
-
-def _as_datetime(value: Any) -> datetime:
-    if not isinstance(value, datetime):
-        raise TypeError(f"expected a timestamp, got {type(value).__name__}")
-    return value
 
 
 def _collection() -> CollectionReference:

@@ -9,6 +9,13 @@ from typing import Any, Generic, TypeVar
 from auth.policy import ProjectAccess
 
 
+def as_datetime(value: Any) -> datetime:
+    """A Firestore timestamp (``DatetimeWithNanoseconds``, a datetime) or a loud error."""
+    if not isinstance(value, datetime):
+        raise TypeError(f"expected a timestamp, got {type(value).__name__}")
+    return value
+
+
 @dataclass(frozen=True)
 class Project:
     id: str

@@ -8,7 +8,6 @@ relation, and lets ``firestore.rules`` test membership cheaply.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.errors import NotFound
@@ -16,7 +15,7 @@ from store import cursors
 from store.client import get_client, timeout
 from store.errors import translated
 from store.ids import is_document_id
-from store.models import Page, Project
+from store.models import Page, Project, as_datetime
 
 if TYPE_CHECKING:
     from google.cloud.firestore import CollectionReference, DocumentReference, Query, Transaction
@@ -143,17 +142,10 @@ def from_document(doc_id: str, data: dict[str, Any]) -> Project:
         owner_id=str(data["ownerId"]),
         editors=tuple(data.get("editors", ())),
         viewers=tuple(data.get("viewers", ())),
-        created_at=_datetime(data["createdAt"]),
-        updated_at=_datetime(data["updatedAt"]),
+        created_at=as_datetime(data["createdAt"]),
+        updated_at=as_datetime(data["updatedAt"]),
         version=int(data.get("version", 1)),
     )
-
-
-def _datetime(value: Any) -> datetime:
-    # Firestore returns DatetimeWithNanoseconds, a datetime subclass.
-    if not isinstance(value, datetime):
-        raise TypeError(f"expected a timestamp, got {type(value).__name__}")
-    return value
 
 
 def _collection() -> CollectionReference:

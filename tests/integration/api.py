@@ -35,9 +35,7 @@ class Api:
         return body
 
     def share(self, owner: EmulatorUser, project_id: str, uid: str, role: str) -> dict[str, Any]:
-        response = self.call(
-            "PUT", f"/projects/{project_id}/members/{uid}", owner, {"role": role}
-        )
+        response = self.call("PUT", f"/projects/{project_id}/members/{uid}", owner, {"role": role})
         assert response.status_code == 200, response.get_json()
         body: dict[str, Any] = response.get_json()
         return body

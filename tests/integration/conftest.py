@@ -15,6 +15,7 @@ import functions_framework
 import pytest
 from flask.testing import FlaskClient
 
+from tests.integration.api import Api
 from tests.integration.emulator import AuthEmulator, EmulatorUser, FirestoreEmulator, MakeUser
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -87,6 +88,12 @@ def make_user(auth_emulator: AuthEmulator) -> MakeUser:
         return user
 
     return make
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> Api:
+    """The backend's HTTP API, as a client with a bearer token uses it."""
+    return Api(client)
 
 
 @pytest.fixture(scope="session")

@@ -10,16 +10,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 
 from tests.integration.api import Api, error_code
 from tests.integration.emulator import AuthEmulator, EmulatorUser, FirestoreEmulator, MakeUser
 from tools import make_admin
-
-
-@pytest.fixture
-def api(client: FlaskClient) -> Api:
-    return Api(client)
 
 
 @pytest.fixture

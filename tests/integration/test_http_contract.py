@@ -6,15 +6,9 @@ Every rejected request must leave the data as it was.
 from __future__ import annotations
 
 import pytest
-from flask.testing import FlaskClient
 
 from tests.integration.api import Api, error_code
 from tests.integration.emulator import EmulatorUser, MakeUser, bearer
-
-
-@pytest.fixture
-def api(client: FlaskClient) -> Api:
-    return Api(client)
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import time
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 
 from tests.integration.api import Api, error_code
 from tests.integration.emulator import AuthEmulator, MakeUser, token_claims
@@ -21,11 +20,6 @@ def reforge(id_token: str, **changes: Any) -> str:
     claims = {k: v for k, v in claims.items() if v is not None}
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
     return f"{header}.{payload}."
-
-
-@pytest.fixture
-def api(client: FlaskClient) -> Api:
-    return Api(client)
 
 
 def me(api: Api, token: str | None, scheme: str = "Bearer") -> Any:

@@ -5,15 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from flask.testing import FlaskClient
 
 from tests.integration.api import Api, error_code
 from tests.integration.emulator import EmulatorUser, FirestoreEmulator, MakeUser
-
-
-@pytest.fixture
-def api(client: FlaskClient) -> Api:
-    return Api(client)
 
 
 @pytest.fixture

@@ -83,9 +83,7 @@ def test_document_round_trip_adds_members() -> None:
     ["a/b", "..", ".", "__name__", "x" * 1500, "AbCdEfGhIjKlMnOpQrS\u200b", "A\x00" * 10, ""],
     ids=["slash", "dotdot", "dot", "reserved", "over_long", "zero_width", "nul", "empty"],
 )
-def test_impossible_ids_never_reach_firestore(
-    bad_id: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_impossible_ids_never_reach_firestore(bad_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
     from auth.principal import Principal
     from core.errors import NotFound
     from services.projects import ProjectService
