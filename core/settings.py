@@ -15,6 +15,8 @@ from functools import cache
 MAX_BODY_BYTES = 64 * 1024
 #: firebase-admin accepts a clock skew of 0..60 seconds.
 MAX_CLOCK_SKEW_SECONDS = 60
+#: The value of ALLOW_EMULATOR_WITH_REAL_PROJECT that accepts emulators with a real project id.
+EMULATOR_RISK_ACKNOWLEDGEMENT = "i-accept-unsigned-tokens"
 
 
 class ConfigError(RuntimeError):
@@ -44,6 +46,8 @@ class Settings:
     firestore_emulator_host: str | None = None
     #: Set by Cloud Functions / Cloud Run; its presence means "deployed".
     k_service: str | None = None
+    #: Emulators with a non-``demo-`` project id, accepted only with the risk spelled out.
+    allow_emulator_with_real_project: bool = False
 
     @property
     def deployed(self) -> bool:
@@ -82,22 +86,58 @@ class Settings:
             auth_emulator_host=env.get("FIREBASE_AUTH_EMULATOR_HOST") or None,
             firestore_emulator_host=env.get("FIRESTORE_EMULATOR_HOST") or None,
             k_service=env.get("K_SERVICE") or None,
+            allow_emulator_with_real_project=_risk_acknowledged(env),
         )
         settings.check_safety()
         return settings
 
     def check_safety(self) -> None:
-        """Refuse configurations that would accept forged tokens in production.
+        """Refuse configurations that would accept forged tokens or write real data
+        to the wrong place.
 
         With ``FIREBASE_AUTH_EMULATOR_HOST`` set, firebase-admin accepts unsigned
-        tokens, so it must never be set where Cloud Functions runs us.
+        tokens; with ``FIRESTORE_EMULATOR_HOST`` set, data goes to an emulator. Neither
+        may be set where Cloud Functions runs us, and locally they go only with a
+        ``demo-`` project (which cannot reach real Firebase) unless
+        ``ALLOW_EMULATOR_WITH_REAL_PROJECT`` names the risk.
         """
-        if self.deployed and self.auth_emulator_host:
-            raise ConfigError(
-                "FIREBASE_AUTH_EMULATOR_HOST is set while running on Cloud Functions "
-                f"(K_SERVICE={self.k_service!r}); firebase-admin would accept unsigned "
-                "tokens. Refusing to serve."
+        emulators = [
+            name
+            for name, value in (
+                ("FIREBASE_AUTH_EMULATOR_HOST", self.auth_emulator_host),
+                ("FIRESTORE_EMULATOR_HOST", self.firestore_emulator_host),
             )
+            if value
+        ]
+        if self.deployed and emulators:
+            raise ConfigError(
+                f"{' and '.join(emulators)} set while running on Cloud Functions "
+                f"(K_SERVICE={self.k_service!r}): firebase-admin would accept unsigned "
+                "tokens or data would go to an emulator. Refusing to serve."
+            )
+        if (
+            emulators
+            and not self.project_id.startswith("demo-")
+            and not self.allow_emulator_with_real_project
+        ):
+            raise ConfigError(
+                f"{' and '.join(emulators)} set with project {self.project_id!r}, which "
+                "is not a demo- project: tokens would be accepted unsigned for a real "
+                "project id. Use a demo- project, or set "
+                f"ALLOW_EMULATOR_WITH_REAL_PROJECT={EMULATOR_RISK_ACKNOWLEDGEMENT}."
+            )
+
+
+def _risk_acknowledged(env: Mapping[str, str]) -> bool:
+    raw = env.get("ALLOW_EMULATOR_WITH_REAL_PROJECT")
+    if raw is None or raw == "":
+        return False
+    if raw != EMULATOR_RISK_ACKNOWLEDGEMENT:
+        raise ConfigError(
+            f"ALLOW_EMULATOR_WITH_REAL_PROJECT: expected exactly "
+            f"{EMULATOR_RISK_ACKNOWLEDGEMENT!r}, got {raw!r}"
+        )
+    return True
 
 
 def _origins(raw: str) -> tuple[str, ...]:

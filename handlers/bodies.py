@@ -4,6 +4,7 @@ query parameters and ``If-Match``."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, TypeVar
 
 from flask import Request
@@ -23,6 +24,9 @@ M = TypeVar("M", bound=BaseModel)
 
 #: Deeper JSON than this is refused; no body of this API nests beyond 3.
 MAX_JSON_DEPTH = 8
+#: At most this many per-field reasons are returned (a hostile body can have thousands).
+MAX_DETAILS = 20
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -76,13 +80,22 @@ def loads_strict(raw: bytes) -> Any:
     if text.startswith("\ufeff"):
         raise InvalidJson("The request body starts with a byte-order mark.")
     try:
-        data = json.loads(text, object_pairs_hook=_unique_keys, parse_constant=_no_constants)
+        data = json.loads(
+            text,
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constants,
+            parse_float=_finite_float,
+            parse_int=_int64,
+        )
     except RecursionError:
         raise InvalidJson("The JSON document is nested too deeply.") from None
     except ValueError as error:
         raise InvalidJson(f"The request body is not valid JSON: {_short(error)}.") from None
     if _depth(data) > MAX_JSON_DEPTH:
         raise InvalidJson(f"The JSON document nests deeper than {MAX_JSON_DEPTH} levels.")
+    if not _all_text_is_unicode(data):
+        # A lone surrogate (\ud800) decodes in Python but cannot be stored as UTF-8.
+        raise InvalidJson("The request body contains an unpaired surrogate (\\uD800-\\uDFFF).")
     return data
 
 
@@ -99,6 +112,40 @@ def _no_constants(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def _int64(text: str) -> int:
+    if len(text) > 20:
+        raise ValueError("integer is out of range")
+    value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise ValueError("integer is out of the 64-bit range")
+    return value
+
+
+def _all_text_is_unicode(value: Any) -> bool:
+    if isinstance(value, str):
+        return _encodable(value)
+    if isinstance(value, dict):
+        return all(_encodable(k) and _all_text_is_unicode(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_all_text_is_unicode(v) for v in value)
+    return True
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _depth(value: Any) -> int:
     if isinstance(value, dict):
         return 1 + max((_depth(v) for v in value.values()), default=0)
@@ -113,7 +160,7 @@ def _short(error: ValueError) -> str:
 
 def _field_errors(error: ValidationError) -> dict[str, str]:
     details: dict[str, str] = {}
-    for item in error.errors(include_url=False, include_input=False):
+    for item in error.errors(include_url=False, include_input=False)[:MAX_DETAILS]:
         field = ".".join(str(part) for part in item["loc"]) or "body"
         if item["type"] == "extra_forbidden":
             top = str(item["loc"][0]) if item["loc"] else field

@@ -170,13 +170,24 @@ def authenticated(
         def wrapper(request: Request, *args: P.args, **kwargs: P.kwargs) -> Response:
             # Parsed before anything is initialised: a request without a token
             # costs nothing and never reaches firebase-admin.
-            token = bearer_token(request.headers.get("Authorization"))
+            token = bearer_token(_single_authorization(request))
             principal = context.authenticator().authenticate_token(token, privileged=privileged)
             return view(request, principal, *args, **kwargs)
 
         return wrapper
 
     return decorate
+
+
+def _single_authorization(request: Request) -> str | None:
+    """The one ``Authorization`` header; two are ambiguous and refused, not merged.
+
+    Tokens in the query string or in cookies are never read.
+    """
+    values = request.headers.getlist("Authorization")
+    if len(values) > 1:
+        raise errors.InvalidToken("Send exactly one Authorization header.")
+    return values[0] if values else None
 
 
 def request_id(request: Request) -> str | None:

@@ -7,8 +7,10 @@ detects ``FIRESTORE_EMULATOR_HOST`` by itself and then needs no credentials.
 
 from __future__ import annotations
 
+import functools
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from core.settings import get_settings
 
@@ -25,10 +27,44 @@ def get_client() -> Client:
         if _client is None:
             from google.cloud import firestore
 
-            _client = firestore.Client(project=get_settings().project_id)
+            client = firestore.Client(project=get_settings().project_id)
+            _with_default_timeout(client, timeout())
+            _client = client
         return _client
 
 
 def timeout() -> float:
     """Timeout of every Firestore RPC, in seconds (below the function's timeout)."""
     return float(get_settings().firestore_timeout_seconds)
+
+
+class _DefaultTimeout:
+    """Wraps the GAPIC client so every RPC has a timeout, even those the library
+    issues without one (a transaction's begin, commit and rollback)."""
+
+    def __init__(self, api: Any, seconds: float) -> None:
+        self._api = api
+        self._seconds = seconds
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._api, name)
+        if not callable(attribute) or name.startswith("_"):
+            return attribute
+        return _timed(attribute, self._seconds)
+
+
+def _timed(method: Callable[..., Any], seconds: float) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = seconds
+        return method(*args, **kwargs)
+
+    return call
+
+
+def _with_default_timeout(client: Client, seconds: float) -> None:
+    # google-cloud-firestore keeps its GAPIC client in a private attribute and
+    # offers no client-wide timeout; the pinned version is covered by a test.
+    api = client._firestore_api  # builds it
+    client._firestore_api_internal = _DefaultTimeout(api, seconds)

@@ -66,6 +66,14 @@ def parse(model: type[BaseModel], body: bytes | str, **kw: typing.Any) -> BaseMo
         (b"null", "JSON object"),
         (("[" * 9 + "]" * 9).encode(), "nests deeper"),
         (("[" * 100_000 + "]" * 100_000).encode()[:MAX_BODY_BYTES], "JSON"),
+        (b'{"name": 1e400}', "out of range"),
+        (b'{"name": -1e400}', "out of range"),
+        (b'{"name": 9223372036854775808}', "64-bit"),
+        (b'{"name": -9223372036854775809}', "64-bit"),
+        (b'{"name": ' + b"9" * 5000 + b"}", "out of range"),
+        (b'{"name": "\\ud800"}', "surrogate"),
+        (b'{"\\udfff": "x"}', "surrogate"),
+        (b"\xed\xa0\x80", "not UTF-8"),
     ],
     ids=[
         "empty",
@@ -80,6 +88,14 @@ def parse(model: type[BaseModel], body: bytes | str, **kw: typing.Any) -> BaseMo
         "null_top_level",
         "too_deep",
         "absurdly_deep",
+        "float_overflow",
+        "negative_float_overflow",
+        "int_above_int64",
+        "int_below_int64",
+        "int_with_5000_digits",
+        "lone_surrogate_value",
+        "lone_surrogate_key",
+        "utf8_encoded_surrogate",
     ],
 )
 def test_malformed_json_is_invalid_json(body: bytes, reason: str) -> None:
@@ -230,3 +246,22 @@ def test_bad_uids_are_400(uid: str) -> None:
 
 def test_good_uid_passes() -> None:
     assert require_uid("Xy12-_.:@", "uid") == "Xy12-_.:@"
+
+
+def test_details_are_capped_for_hostile_bodies() -> None:
+    body = json.dumps({"name": "x", **{f"k{i}": i for i in range(500)}})
+    details = _details_raw(body)
+    assert len(details) == 20
+
+
+def _details_raw(body: str) -> dict[str, str]:
+    with pytest.raises(ValidationFailed) as raised:
+        parse(ProjectCreate, body)
+    assert raised.value.details is not None
+    return raised.value.details
+
+
+def test_integers_at_the_int64_bounds_parse() -> None:
+    from handlers.bodies import loads_strict
+
+    assert loads_strict(b"[9223372036854775807, -9223372036854775808]") == [2**63 - 1, -(2**63)]

@@ -79,10 +79,41 @@ def test_bad_values_fail_at_start(env: dict[str, str], message: str) -> None:
         Settings.from_env(env)
 
 
-def test_auth_emulator_on_cloud_functions_refuses_to_serve() -> None:
-    env = {**BASE, "K_SERVICE": "me", "FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}
-    with pytest.raises(ConfigError, match="unsigned"):
+DEMO = {"GOOGLE_CLOUD_PROJECT": "demo-x"}
+REAL = {"GOOGLE_CLOUD_PROJECT": "my-prod"}
+AUTH_EMU = {"FIREBASE_AUTH_EMULATOR_HOST": "127.0.0.1:9099"}
+STORE_EMU = {"FIRESTORE_EMULATOR_HOST": "127.0.0.1:8080"}
+RISK = {"ALLOW_EMULATOR_WITH_REAL_PROJECT": "i-accept-unsigned-tokens"}
+DEPLOYED = {"K_SERVICE": "me"}
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {**DEMO, **DEPLOYED, **AUTH_EMU},
+        {**DEMO, **DEPLOYED, **STORE_EMU},
+        {**DEMO, **DEPLOYED, **AUTH_EMU, **RISK},
+        {**REAL, **AUTH_EMU},
+        {**REAL, **STORE_EMU},
+        {**REAL, **AUTH_EMU, "ALLOW_EMULATOR_WITH_REAL_PROJECT": "yes"},
+    ],
+    ids=[
+        "auth_emulator_on_cloud_functions",
+        "firestore_emulator_on_cloud_functions",
+        "override_does_not_cover_cloud_functions",
+        "auth_emulator_with_real_project",
+        "firestore_emulator_with_real_project",
+        "vague_override",
+    ],
+)
+def test_unsafe_emulator_settings_refuse_to_serve(env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="emulator|EMULATOR"):
         Settings.from_env(env)
+
+
+def test_override_names_the_risk_to_allow_a_real_project_locally() -> None:
+    settings = Settings.from_env({**REAL, **AUTH_EMU, **STORE_EMU, **RISK})
+    assert settings.allow_emulator_with_real_project is True
 
 
 @pytest.mark.parametrize(

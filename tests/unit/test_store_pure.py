@@ -103,3 +103,34 @@ def test_impossible_ids_never_reach_firestore(bad_id: str, monkeypatch: pytest.M
     ):
         with pytest.raises(NotFound):
             call()
+
+
+def test_every_firestore_rpc_gets_a_timeout() -> None:
+    from store.client import _DefaultTimeout
+
+    calls: list[dict[str, object]] = []
+
+    class FakeGapic:
+        transport = "kept as is"
+
+        def commit(self, **kwargs: object) -> str:
+            calls.append(kwargs)
+            return "committed"
+
+    api = _DefaultTimeout(FakeGapic(), 7.0)
+    assert api.commit(request={}) == "committed"
+    assert api.commit(request={}, timeout=2.0) == "committed"
+    assert [c["timeout"] for c in calls] == [7.0, 2.0]
+    assert api.transport == "kept as is"
+
+
+def test_the_real_client_is_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Guards the private attribute the wrapper relies on (pinned google-cloud-firestore)."""
+    from google.cloud import firestore
+
+    from store.client import _DefaultTimeout, _with_default_timeout
+
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
+    client = firestore.Client(project="demo-unit")
+    _with_default_timeout(client, 3.0)
+    assert isinstance(client._firestore_api, _DefaultTimeout)
