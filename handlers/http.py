@@ -19,7 +19,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 
 from auth.bearer import bearer_token
 from auth.principal import Principal
-from core import errors
+from core import errors, request_log
 from core.settings import get_settings
 from handlers.responses import (
     empty_response,
@@ -58,6 +58,8 @@ class Function:
 
     def __init__(self, name: str, routes: Sequence[Route]) -> None:
         self.name = name
+        #: The routes, in declaration order (read by the OpenAPI and gateway generators).
+        self.routes: tuple[Route, ...] = tuple(routes)
         self._prefix = f"/{name}"
         self._views = [route.views for route in routes]
         self._map = Map(
@@ -85,26 +87,17 @@ class Function:
         request_id = uuid.uuid4().hex
         request.environ[REQUEST_ID_KEY] = request_id
         started = time.perf_counter()
-        try:
-            response = self._dispatch(request)
-        except errors.ApiError as error:
-            response = error_response(error)
-        except Exception as error:  # noqa: BLE001 - the last line of defence: a generic 500
-            response = internal_error_response(error, request_id)
+        with request_log.recording(request_id) as record:
+            try:
+                response = self._dispatch(request)
+            except errors.ApiError as error:
+                response = error_response(error)
+                if record.decision is None:
+                    record.decision, record.rule = "deny", error.code
+            except Exception as error:  # noqa: BLE001 - the last line of defence: a generic 500
+                response = internal_error_response(error, request_id)
+            _log_request(request, response, record, time.perf_counter() - started)
         response.vary.add("Origin")
-        logger.info(
-            "%s %s -> %s",
-            request.method,
-            self.name,
-            response.status_code,
-            extra={
-                "requestId": request_id,
-                "function": self.name,
-                "method": request.method,
-                "status": response.status_code,
-                "latencyMs": round((time.perf_counter() - started) * 1000, 2),
-            },
-        )
         return with_standard_headers(response, request_id)
 
     def _dispatch(self, request: Request) -> Response:
@@ -130,6 +123,21 @@ class Function:
         if self.owns(path):
             return path
         return self._prefix if path == "/" else self._prefix + path
+
+
+def _log_request(
+    request: Request, response: Response, record: request_log.RequestRecord, seconds: float
+) -> None:
+    """The one line per request (JSON fields when deployed; readable text locally)."""
+    fields = {
+        **record.fields(),
+        "method": request.method,
+        "path": request.path[:200],
+        "status": response.status_code,
+        "latencyMs": round(seconds * 1000, 2),
+    }
+    text = " ".join(f"{key}={value}" for key, value in fields.items() if key != "request_id")
+    logger.info("%s", text, extra={"requestId": record.request_id, **fields})
 
 
 def _with_cors(serve: Callable[[Request], Response]) -> Callable[[Request], Response]:
@@ -172,6 +180,7 @@ def authenticated(
             # costs nothing and never reaches firebase-admin.
             token = bearer_token(_single_authorization(request))
             principal = context.authenticator().authenticate_token(token, privileged=privileged)
+            request_log.note_uid(principal.uid)
             return view(request, principal, *args, **kwargs)
 
         return wrapper

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Request, Response
 
 from auth.principal import Principal
+from core import request_log
 from handlers.http import Function, authenticated, route
 from handlers.responses import empty_response, json_response
 from services import context
@@ -12,6 +13,7 @@ from services import context
 
 @authenticated()
 def get_me(request: Request, principal: Principal) -> Response:
+    request_log.note_decision("me.read", f"users/{principal.uid}", allowed=True, rule="self")
     return json_response(
         {
             "uid": principal.uid,
@@ -29,6 +31,9 @@ def get_me(request: Request, principal: Principal) -> Response:
 @authenticated()
 def revoke_sessions(request: Request, principal: Principal) -> Response:
     """Sign the caller out everywhere; this very token is refused from now on."""
+    request_log.note_decision(
+        "sessions.revoke", f"users/{principal.uid}", allowed=True, rule="self"
+    )
     revoked_at = context.directory().revoke_sessions(principal.uid)
     context.authenticator().sessions.note_revoked(principal.uid, revoked_at)
     return empty_response(204)

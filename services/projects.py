@@ -10,8 +10,9 @@ from datetime import datetime
 from auth import policy
 from auth.policy import Action, Decision
 from auth.principal import Principal
+from core import request_log
 from core.clock import utcnow
-from core.errors import NotFound, PermissionDenied, UnknownUser
+from core.errors import ApiError, NotFound, PermissionDenied, UnknownUser
 from services import project_changes as changes
 from services.project_changes import MemberRole
 from store import projects as store
@@ -29,7 +30,14 @@ class ProjectService:
     clock: Clock = utcnow
 
     def create(self, principal: Principal, *, name: str, description: str) -> Project:
-        policy.authorize_create(principal, require_verified_email=self.require_verified_email)
+        try:
+            decision = policy.authorize_create(
+                principal, require_verified_email=self.require_verified_email
+            )
+        except ApiError as refusal:
+            request_log.note_decision("create", "projects", allowed=False, rule=refusal.code)
+            raise
+        request_log.note_decision("create", "projects", allowed=True, rule=decision.rule)
         now = self.clock()
         project = Project(
             id=store.new_id(),
@@ -53,13 +61,19 @@ class ProjectService:
         self, principal: Principal, *, limit: int, cursor: str | None, owner_id: str | None
     ) -> Page[Project]:
         """Owned and shared projects, or (admin, auditor) anyone's with ``owner_id``."""
-        if owner_id is not None and owner_id != principal.uid:
-            if not policy.may_list_any_owner(principal).allowed:
-                raise PermissionDenied("Only admins and auditors may list other users' projects.")
-            return store.list_by_owner(owner_id, limit=limit, cursor=cursor)
-        if owner_id is not None:
-            return store.list_by_owner(owner_id, limit=limit, cursor=cursor)
-        return store.list_for_member(principal.uid, limit=limit, cursor=cursor)
+        if owner_id is None:
+            request_log.note_decision("list", "projects", allowed=True, rule="member")
+            return store.list_for_member(principal.uid, limit=limit, cursor=cursor)
+        resource = f"projects?ownerId={owner_id}"
+        decision = (
+            Decision(True, "owner")
+            if owner_id == principal.uid
+            else policy.may_list_any_owner(principal)
+        )
+        request_log.note_decision("list", resource, allowed=decision.allowed, rule=decision.rule)
+        if not decision.allowed:
+            raise PermissionDenied("Only admins and auditors may list other users' projects.")
+        return store.list_by_owner(owner_id, limit=limit, cursor=cursor)
 
     def edit(
         self,
@@ -136,12 +150,19 @@ class ProjectService:
         return updated
 
     def _authorize(self, principal: Principal, action: Action, project: Project) -> Decision:
-        return policy.authorize(
-            principal,
-            action,
-            project.access,
-            require_verified_email=self.require_verified_email,
-        )
+        resource = f"projects/{project.id}"
+        try:
+            decision = policy.authorize(
+                principal,
+                action,
+                project.access,
+                require_verified_email=self.require_verified_email,
+            )
+        except ApiError as refusal:
+            request_log.note_decision(action, resource, allowed=False, rule=refusal.code)
+            raise
+        request_log.note_decision(action, resource, allowed=True, rule=decision.rule)
+        return decision
 
 
 def _checked_id(project_id: str) -> str:

@@ -13,6 +13,7 @@ from auth import policy
 from auth.directory import UserDirectory, UserRecord
 from auth.principal import Principal, Role
 from auth.sessions import SessionChecker
+from core import request_log
 from core.clock import utcnow
 from core.errors import PermissionDenied, SelfDemotion
 from store import audit, locks
@@ -38,11 +39,11 @@ class RoleService:
     clock: Callable[[], datetime] = utcnow
 
     def find_user(self, actor: Principal, email: str) -> UserRecord:
-        _require_admin(actor)
+        _require_admin(actor, "users.find", "users?email")
         return self.directory.find_by_email(email)
 
     def get_roles(self, actor: Principal, uid: str) -> UserRecord:
-        _require_admin(actor)
+        _require_admin(actor, "roles.get", f"users/{uid}")
         return self.directory.get(uid)
 
     def set_roles(
@@ -60,7 +61,7 @@ class RoleService:
             SelfDemotion: an admin removing their own ``admin`` role.
             UserNotFound, ClaimsTooLarge, Busy, Unavailable, AuthUnavailable.
         """
-        _require_admin(actor)
+        _require_admin(actor, ROLES_CHANGED, f"users/{uid}")
         if actor.uid == uid and Role.ADMIN not in roles:
             raise SelfDemotion()
         return self._replace_roles(uid, lambda _: roles, actor=actor.uid, request_id=request_id)
@@ -110,11 +111,17 @@ class RoleService:
     def audit_log(
         self, actor: Principal, *, limit: int, cursor: str | None
     ) -> Page[dict[str, Any]]:
-        if not policy.may_read_audit_log(actor).allowed:
+        decision = policy.may_read_audit_log(actor)
+        request_log.note_decision(
+            "audit.list", "auditLog", allowed=decision.allowed, rule=decision.rule
+        )
+        if not decision.allowed:
             raise PermissionDenied("Only admins and auditors may read the audit log.")
         return audit.list_entries(limit=limit, cursor=cursor)
 
 
-def _require_admin(actor: Principal) -> None:
-    if not policy.may_manage_roles(actor).allowed:
+def _require_admin(actor: Principal, action: str, resource: str) -> None:
+    decision = policy.may_manage_roles(actor)
+    request_log.note_decision(action, resource, allowed=decision.allowed, rule=decision.rule)
+    if not decision.allowed:
         raise PermissionDenied("Only admins may manage users and roles.")

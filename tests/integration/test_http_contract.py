@@ -5,6 +5,8 @@ Every rejected request must leave the data as it was.
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from tests.integration.api import Api, error_code
@@ -87,3 +89,52 @@ def test_responses_carry_security_headers_and_request_id(api: Api, alice: Emulat
     assert response.headers["Referrer-Policy"] == "no-referrer"
     assert "max-age=" in response.headers["Strict-Transport-Security"]
     assert response.headers["X-Request-Id"]
+
+
+def _request_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "handlers.http" and hasattr(r, "requestId")]
+
+
+def test_one_log_line_per_request_names_the_decision_and_rule(
+    api: Api, alice: EmulatorUser, make_user: MakeUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    viewer = make_user()
+    project = api.create_project(alice)
+    api.share(alice, project["id"], viewer.uid, "viewer")
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    secret_name = "body-text-that-must-not-be-logged"
+    response = api.call("PATCH", f"/projects/{project['id']}", viewer, {"name": secret_name})
+    assert response.status_code == 403
+    (line,) = _request_lines(caplog)
+    fields = line.__dict__
+    assert fields["requestId"] == response.headers["X-Request-Id"]
+    assert (fields["uid"], fields["action"], fields["resource"]) == (
+        viewer.uid,
+        "update",
+        f"projects/{project['id']}",
+    )
+    assert (fields["decision"], fields["rule"], fields["status"]) == ("deny", "forbidden", 403)
+    assert isinstance(fields["latencyMs"], float)
+    assert viewer.id_token not in caplog.text
+    assert secret_name not in caplog.text
+
+
+def test_log_line_of_an_allowed_request_names_the_granting_rule(
+    api: Api, alice: EmulatorUser, make_user: MakeUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    admin = make_user(roles=["admin"])
+    project = api.create_project(alice)
+    caplog.clear()
+    caplog.set_level(logging.INFO)
+    assert api.project_as(admin, project["id"]).status_code == 200
+    (line,) = _request_lines(caplog)
+    assert (line.__dict__["decision"], line.__dict__["rule"]) == ("allow", "role:admin")
+
+
+def test_log_line_of_an_unauthenticated_request(api: Api, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    api.client.get("/projects", headers={"Authorization": "Bearer not.a.token"})
+    (line,) = _request_lines(caplog)
+    assert (line.__dict__["decision"], line.__dict__["rule"]) == ("deny", "invalid_token")
+    assert "not.a.token" not in caplog.text
