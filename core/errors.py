@@ -205,6 +205,24 @@ class Busy(Conflict):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
+class IdempotencyInProgress(Conflict):
+    """A request with the same ``Idempotency-Key`` is still being processed."""
+
+    code = "idempotency_in_progress"
+    default_message = "A request with this Idempotency-Key is still in progress; retry shortly."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+class IdempotencyKeyReused(ApiError):
+    """The ``Idempotency-Key`` was already used with a different body."""
+
+    status = 422
+    code = "idempotency_key_reused"
+    default_message = "This Idempotency-Key was already used with a different request body."
+
+
 class PreconditionFailed(ApiError):
     """``If-Match`` named a version that is no longer current."""
 

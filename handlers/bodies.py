@@ -27,6 +27,7 @@ MAX_JSON_DEPTH = 8
 #: At most this many per-field reasons are returned (a hostile body can have thousands).
 MAX_DETAILS = 20
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+MAX_IDEMPOTENCY_KEY = 255
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -227,6 +228,27 @@ def require_uid(uid: str, field: str) -> str:
     if not (0 < len(uid) <= 128 and uid.isprintable() and not any(c.isspace() for c in uid)):
         raise ValidationFailed(details={field: "must be a uid of 1 to 128 printable characters"})
     return uid
+
+
+def idempotency_key(request: Request) -> str | None:
+    """The ``Idempotency-Key`` header: 1-255 visible ASCII characters, if sent.
+
+    Raises:
+        ValidationFailed: a key outside that alphabet or length.
+    """
+    values = request.headers.getlist("Idempotency-Key")
+    if not values:
+        return None
+    key = values[0]
+    if len(values) > 1 or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not _visible_ascii(key):
+        raise ValidationFailed(
+            details={"Idempotency-Key": "must be one header of 1-255 visible ASCII characters"}
+        )
+    return key
+
+
+def _visible_ascii(text: str) -> bool:
+    return all("!" <= char <= "~" for char in text)
 
 
 def etag(version: int) -> str:

@@ -34,8 +34,15 @@ P = ParamSpec("P")
 View = Callable[..., Response]
 
 #: Headers a browser may send cross-origin, and those it may read back.
-CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match")
-CORS_EXPOSED_HEADERS = ("ETag", "Location", "Retry-After", "X-Request-Id", "WWW-Authenticate")
+CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "Idempotency-Key")
+CORS_EXPOSED_HEADERS = (
+    "ETag",
+    "Idempotent-Replayed",
+    "Location",
+    "Retry-After",
+    "X-Request-Id",
+    "WWW-Authenticate",
+)
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 REQUEST_ID_KEY = "backend.request_id"
 

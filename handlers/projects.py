@@ -5,7 +5,14 @@ from __future__ import annotations
 from flask import Request, Response
 
 from auth.principal import Principal
-from handlers.bodies import etag, if_match_version, page_params, parse_body, require_uid
+from handlers.bodies import (
+    etag,
+    idempotency_key,
+    if_match_version,
+    page_params,
+    parse_body,
+    require_uid,
+)
 from handlers.http import Function, authenticated, route
 from handlers.responses import empty_response, json_response
 from handlers.schemas import MemberPut, ProjectCreate, ProjectPatch, TransferBody, project_json
@@ -41,8 +48,12 @@ def list_projects(request: Request, principal: Principal) -> Response:
 @authenticated()
 def create_project(request: Request, principal: Principal) -> Response:
     body = parse_body(request, ProjectCreate)
-    project = _service().create(principal, name=body.name, description=body.description)
-    return _one(project, 201, Location=f"/projects/{project.id}")
+    key = idempotency_key(request)
+    project, replayed = _service().create(
+        principal, name=body.name, description=body.description, idempotency_key=key
+    )
+    extra = {"Idempotent-Replayed": "true"} if replayed else {}
+    return _one(project, 201, Location=f"/projects/{project.id}", **extra)
 
 
 @authenticated()

@@ -3,6 +3,7 @@ project, re-checks the policy and ``If-Match`` on what it read, then writes."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from core.clock import utcnow
 from core.errors import ApiError, NotFound, PermissionDenied, UnknownUser
 from services import project_changes as changes
 from services.project_changes import MemberRole
+from store import idempotency
 from store import projects as store
 from store.ids import is_document_id
 from store.models import Page, Project
@@ -29,7 +31,22 @@ class ProjectService:
     user_exists: UserExists
     clock: Clock = utcnow
 
-    def create(self, principal: Principal, *, name: str, description: str) -> Project:
+    def create(
+        self,
+        principal: Principal,
+        *,
+        name: str,
+        description: str,
+        idempotency_key: str | None = None,
+    ) -> tuple[Project, bool]:
+        """Create a project owned by the caller.
+
+        With an ``idempotency_key``, a retry with the same body returns the project
+        the first request created instead of a second one.
+
+        Returns:
+            (the project, whether it is a replay of an earlier request).
+        """
         try:
             decision = policy.authorize_create(
                 principal, require_verified_email=self.require_verified_email
@@ -39,6 +56,11 @@ class ProjectService:
             raise
         request_log.note_decision("create", "projects", allowed=True, rule=decision.rule)
         now = self.clock()
+        if idempotency_key is not None:
+            fingerprint = idempotency.fingerprint(name, description)
+            earlier = idempotency.claim(principal.uid, idempotency_key, fingerprint, now=now)
+            if earlier is not None:
+                return earlier, True
         project = Project(
             id=store.new_id(),
             name=name,
@@ -50,7 +72,14 @@ class ProjectService:
             updated_at=now,
             version=1,
         )
-        return store.create(project)
+        if idempotency_key is None:
+            return store.create(project), False
+        try:
+            return idempotency.create_project(principal.uid, idempotency_key, project), False
+        except BaseException:
+            with contextlib.suppress(ApiError):
+                idempotency.release(principal.uid, idempotency_key)
+            raise
 
     def get(self, principal: Principal, project_id: str) -> Project:
         project = store.get(_checked_id(project_id))

@@ -7,6 +7,7 @@ detects ``FIRESTORE_EMULATOR_HOST`` by itself and then needs no credentials.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 from collections.abc import Callable
@@ -31,6 +32,16 @@ def get_client() -> Client:
             _with_default_timeout(client, timeout())
             _client = client
         return _client
+
+
+def delete_if_unchanged(ref: Any, update_time: Any) -> None:
+    """Delete ``ref`` only if nobody wrote it since ``update_time`` (else leave it)."""
+    from google.api_core import exceptions as gexc
+
+    option = get_client().write_option(last_update_time=update_time)
+    # FailedPrecondition / NotFound: written or deleted by someone else meanwhile.
+    with contextlib.suppress(gexc.FailedPrecondition, gexc.NotFound):
+        ref.delete(option=option, timeout=timeout())
 
 
 def timeout() -> float:

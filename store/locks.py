@@ -12,7 +12,6 @@ is needed and contention costs one failed RPC, not a transaction retry.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import random
 import time
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from google.api_core import exceptions as gexc
 
 from core.errors import Busy
-from store.client import get_client, timeout
+from store.client import delete_if_unchanged, get_client, timeout
 from store.errors import translated
 
 if TYPE_CHECKING:
@@ -73,20 +72,13 @@ def _try_acquire(ref: DocumentReference, holder: str) -> Any | None:
         expires = (snapshot.to_dict() or {}).get("expiresAt") if snapshot.exists else None
         if expires is not None and expires <= now:
             # The holder died: remove its lease, unless someone renewed it meanwhile.
-            _delete_if_unchanged(ref, snapshot.update_time)
+            delete_if_unchanged(ref, snapshot.update_time)
     return None
 
 
 def _release(ref: DocumentReference, lease: Any) -> None:
     with translated():
-        _delete_if_unchanged(ref, lease)
-
-
-def _delete_if_unchanged(ref: DocumentReference, update_time: Any) -> None:
-    option = get_client().write_option(last_update_time=update_time)
-    # FailedPrecondition: not ours any more (it expired and was taken over).
-    with contextlib.suppress(gexc.FailedPrecondition, gexc.NotFound):
-        ref.delete(option=option, timeout=timeout())
+        delete_if_unchanged(ref, lease)
 
 
 def _doc_id(name: str) -> str:

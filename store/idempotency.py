@@ -1,0 +1,115 @@
+"""``Idempotency-Key`` records for ``POST /projects``: a retried create returns the
+first response instead of creating a second project.
+
+A record lives in ``idempotency/{sha256(uid, key)}`` (so keys are per user):
+``pending`` while the first request runs (a short lease, so a crashed request does
+not block the key for ever), then ``done`` with the created project, written in
+the same commit as the project itself. Records expire after ``RECORD_TTL``; deploy
+a Firestore TTL policy on ``expiresAt`` to delete them (README, "Deploying"), and
+expired ones are ignored here in any case.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from google.api_core import exceptions as gexc
+
+from core.errors import IdempotencyInProgress, IdempotencyKeyReused
+from store.client import delete_if_unchanged, get_client, timeout
+from store.errors import translated
+from store.models import Project, as_datetime
+from store.projects import from_document, to_document
+
+if TYPE_CHECKING:
+    from google.cloud.firestore import DocumentReference
+
+COLLECTION = "idempotency"
+RECORD_TTL = timedelta(hours=24)
+#: How long a ``pending`` record blocks retries before it is presumed abandoned.
+PENDING_LEASE = timedelta(seconds=30)
+PENDING, DONE = "pending", "done"
+
+
+def claim(uid: str, key: str, fingerprint: str, *, now: datetime) -> Project | None:
+    """Claim ``key`` for this request, or return the project an earlier one created.
+
+    Returns:
+        ``None`` if this request now owns the key (it must call ``create_project``
+        or ``release``); otherwise the project created by the first request.
+
+    Raises:
+        IdempotencyKeyReused: the key was used with another body (422).
+        IdempotencyInProgress: the first request is still running (409).
+        Unavailable: Firestore could not be reached.
+    """
+    ref = _ref(uid, key)
+    with translated():
+        for _ in range(2):  # a second round after clearing an expired record
+            try:
+                ref.create(
+                    {
+                        "state": PENDING,
+                        "fingerprint": fingerprint,
+                        "leaseUntil": now + PENDING_LEASE,
+                        "expiresAt": now + RECORD_TTL,
+                    },
+                    timeout=timeout(),
+                )
+                return None
+            except gexc.AlreadyExists:
+                pass
+            snapshot = ref.get(timeout=timeout())
+            data: dict[str, Any] = snapshot.to_dict() or {}
+            if not snapshot.exists or _expired(data, now):
+                delete_if_unchanged(ref, snapshot.update_time)
+                continue
+            if data.get("fingerprint") != fingerprint:
+                raise IdempotencyKeyReused()
+            if data.get("state") != DONE:
+                raise IdempotencyInProgress()
+            return from_document(str(data["projectId"]), dict(data["project"]))
+    raise IdempotencyInProgress()
+
+
+def create_project(uid: str, key: str, project: Project) -> Project:
+    """Create the project and complete the record in one commit."""
+    client = get_client()
+    batch = client.batch()
+    batch.create(client.collection("projects").document(project.id), to_document(project))
+    batch.update(
+        _ref(uid, key),
+        {"state": DONE, "projectId": project.id, "project": to_document(project)},
+    )
+    with translated():
+        batch.commit(timeout=timeout())
+    return project
+
+
+def release(uid: str, key: str) -> None:
+    """Give the key back after the first request failed, so a retry can run."""
+    with translated():
+        _ref(uid, key).delete(timeout=timeout())
+
+
+def fingerprint(*parts: str) -> str:
+    """A digest of the request body's meaning (unambiguous: length-prefixed parts)."""
+    digest = hashlib.sha256()
+    for part in parts:
+        data = part.encode("utf-8")
+        digest.update(len(data).to_bytes(8, "big") + data)
+    return digest.hexdigest()
+
+
+def _expired(data: dict[str, Any], now: datetime) -> bool:
+    if as_datetime(data["expiresAt"]) <= now:
+        return True
+    return data.get("state") != DONE and as_datetime(data["leaseUntil"]) <= now
+
+
+def _ref(uid: str, key: str) -> DocumentReference:
+    # uid and key are client-influenced strings: hash them, never build a path from them.
+    doc_id = fingerprint(uid, key)
+    return get_client().collection(COLLECTION).document(doc_id)
