@@ -7,10 +7,12 @@ relation, and lets ``firestore.rules`` test membership cheaply.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.errors import NotFound
+from core.errors import Busy, NotFound
 from store import cursors
 from store.client import get_client, timeout
 from store.errors import translated
@@ -21,6 +23,8 @@ if TYPE_CHECKING:
     from google.cloud.firestore import CollectionReference, DocumentReference, Query, Transaction
 
 COLLECTION = "projects"
+#: Fresh transactions tried, with back-off, before contention becomes 409 ``busy``.
+CONTENTION_ROUNDS = 4
 
 #: A change computes the new state from the current one (pure; it may be retried),
 #: returns ``None`` to delete, or raises an ``ApiError`` to abort without writing.
@@ -79,9 +83,19 @@ def apply(project_id: str, change: Change) -> tuple[Project, Project | None]:
             transaction.set(ref, to_document(updated))
         return current, updated
 
-    with translated():
-        result: tuple[Project, Project | None] = run(client.transaction())
-    return result
+    for attempt in range(CONTENTION_ROUNDS):
+        try:
+            with translated():
+                result: tuple[Project, Project | None] = run(client.transaction())
+            return result
+        except Busy:
+            # The client library retries a conflicting commit at once, but not a read
+            # that lost a lock; under a burst of writes to one document, back off and
+            # start over (the change is pure, so running it again is safe).
+            if attempt == CONTENTION_ROUNDS - 1:
+                raise
+            time.sleep(random.uniform(0.02, 0.1) * 2**attempt)  # noqa: S311 - jitter
+    raise AssertionError("unreachable")
 
 
 def list_for_member(uid: str, *, limit: int, cursor: str | None) -> Page[Project]:

@@ -134,3 +134,43 @@ def test_the_real_client_is_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
     client = firestore.Client(project="demo-unit")
     _with_default_timeout(client, 3.0)
     assert isinstance(client._firestore_api, _DefaultTimeout)
+
+
+@pytest.mark.parametrize(
+    ("raised", "status", "code"),
+    [
+        ("aborted", 409, "busy"),
+        ("retries_exhausted", 409, "busy"),
+        ("unavailable", 503, "unavailable"),
+        ("deadline", 503, "unavailable"),
+    ],
+    ids=lambda v: str(v),
+)
+def test_firestore_failures_become_409_or_503_with_retry_after(
+    raised: str, status: int, code: str
+) -> None:
+    from google.api_core import exceptions as gexc
+
+    from core.errors import ApiError
+    from store.errors import translated
+
+    def fail() -> None:
+        if raised == "aborted":
+            raise gexc.Aborted("contention")
+        if raised == "retries_exhausted":
+            raise ValueError("Failed to commit transaction in 5 attempts.") from gexc.Aborted("x")
+        if raised == "unavailable":
+            raise gexc.ServiceUnavailable("connection refused")
+        raise gexc.DeadlineExceeded("slow")
+
+    with pytest.raises(ApiError) as caught, translated():
+        fail()
+    assert (caught.value.status, caught.value.code) == (status, code)
+    assert caught.value.headers["Retry-After"].isdigit()
+
+
+def test_other_value_errors_are_not_disguised_as_contention() -> None:
+    from store.errors import translated
+
+    with pytest.raises(ValueError, match="bug"), translated():
+        raise ValueError("a bug")
