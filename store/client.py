@@ -50,8 +50,14 @@ def timeout() -> float:
 
 
 class _DefaultTimeout:
-    """Wraps the GAPIC client so every RPC has a timeout, even those the library
-    issues without one (a transaction's begin, commit and rollback)."""
+    """Wraps the GAPIC client so that every RPC ends within ``seconds``.
+
+    The library's defaults retry transient errors for 60 s (300 s for queries)
+    and issue a transaction's begin, commit and rollback with no timeout at all,
+    so a Firestore outage would hold a request past the function's own timeout.
+    Here each call gets ``timeout=seconds`` and the method's own retry policy cut
+    to the same total.
+    """
 
     def __init__(self, api: Any, seconds: float) -> None:
         self._api = api
@@ -61,14 +67,26 @@ class _DefaultTimeout:
         attribute = getattr(self._api, name)
         if not callable(attribute) or name.startswith("_"):
             return attribute
-        return _timed(attribute, self._seconds)
+        return _timed(attribute, self._seconds, self.default_retry(name))
+
+    def default_retry(self, name: str) -> Any | None:
+        """The method's own retry policy with its total time cut to ``seconds``."""
+        transport = getattr(self._api, "_transport", None)
+        wrapped_methods = getattr(transport, "_wrapped_methods", {})
+        wrapped = wrapped_methods.get(getattr(transport, name, None))
+        retry = getattr(wrapped, "_retry", None)
+        return retry.with_timeout(self._seconds) if retry is not None else None
 
 
-def _timed(method: Callable[..., Any], seconds: float) -> Callable[..., Any]:
+def _timed(method: Callable[..., Any], seconds: float, retry: Any | None) -> Callable[..., Any]:
+    from google.api_core.gapic_v1.method import DEFAULT
+
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
-        if kwargs.get("timeout") is None:
+        if kwargs.get("timeout") in (None, DEFAULT):
             kwargs["timeout"] = seconds
+        if retry is not None and kwargs.get("retry", DEFAULT) is DEFAULT:
+            kwargs["retry"] = retry
         return method(*args, **kwargs)
 
     return call

@@ -38,8 +38,26 @@ def translated() -> Iterator[None]:
         logger.warning("Firestore unavailable: %s", type(error).__name__)
         raise Unavailable() from None
     except ValueError as error:
-        # The client library signals "transaction retries exhausted" with ValueError.
-        if isinstance(error.__cause__, gexc.Aborted):
-            logger.warning("Firestore transaction retries exhausted: %s", error)
+        # The client library raises ValueError for "transaction retries exhausted"
+        # (caused by Aborted) and when rolling back a transaction whose begin never
+        # reached Firestore (raised while handling the transport error): look at
+        # what happened underneath.
+        underlying = _google_error_beneath(error)
+        if isinstance(underlying, gexc.Aborted):
+            logger.warning("Firestore transaction retries exhausted")
             raise Busy() from None
+        if isinstance(underlying, _UNAVAILABLE):
+            logger.warning("Firestore unavailable: %s", type(underlying).__name__)
+            raise Unavailable() from None
         raise
+
+
+def _google_error_beneath(error: BaseException) -> BaseException | None:
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, gexc.GoogleAPICallError | gexc.RetryError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None

@@ -133,7 +133,13 @@ def test_the_real_client_is_wrapped(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", "127.0.0.1:1")
     client = firestore.Client(project="demo-unit")
     _with_default_timeout(client, 3.0)
-    assert isinstance(client._firestore_api, _DefaultTimeout)
+    api = client._firestore_api
+    assert isinstance(api, _DefaultTimeout)
+    # The library's retries (60 s, 300 s for queries) are cut to the same 3 s.
+    for method in ("begin_transaction", "commit", "rollback", "get_document", "run_query"):
+        retry = api.default_retry(method)
+        assert retry is not None, method
+        assert retry.timeout == 3.0
 
 
 @pytest.mark.parametrize(
@@ -174,3 +180,20 @@ def test_other_value_errors_are_not_disguised_as_contention() -> None:
 
     with pytest.raises(ValueError, match="bug"), translated():
         raise ValueError("a bug")
+
+
+def test_a_failed_rollback_after_an_outage_is_still_an_outage() -> None:
+    """Regression: begin_transaction failed, then rollback raised ValueError (was a 500)."""
+    from google.api_core import exceptions as gexc
+
+    from core.errors import Unavailable
+    from store.errors import translated
+
+    def begin_then_rollback() -> None:
+        try:
+            raise gexc.RetryError("Timeout of 60.0s exceeded", gexc.ServiceUnavailable("down"))
+        except gexc.RetryError:
+            raise ValueError("The transaction has no transaction ID") from None
+
+    with pytest.raises(Unavailable), translated():
+        begin_then_rollback()
