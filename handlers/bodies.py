@@ -225,7 +225,9 @@ def require_uid(uid: str, field: str) -> str:
     Raises:
         ValidationFailed: naming ``field``.
     """
-    if not (0 < len(uid) <= 128 and uid.isprintable() and not any(c.isspace() for c in uid)):
+    # U+FFFD stands for bytes that were not UTF-8: not what the client meant.
+    printable = uid.isprintable() and "\ufffd" not in uid
+    if not (0 < len(uid) <= 128 and printable and not any(c.isspace() for c in uid)):
         raise ValidationFailed(details={field: "must be a uid of 1 to 128 printable characters"})
     return uid
 

@@ -13,6 +13,7 @@ from typing import Concatenate, ParamSpec
 
 import flask_cors
 from flask import Request, Response
+from werkzeug.exceptions import HTTPException
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
@@ -193,6 +194,23 @@ def authenticated(
         return wrapper
 
     return decorate
+
+
+def framework_error(error: HTTPException) -> Response:
+    """Render errors raised by Flask/functions-framework before our code runs (a path
+    its own route cannot match, a body Flask refuses) as our JSON errors."""
+    status = error.code or 500
+    known: dict[int, errors.ApiError] = {
+        400: errors.BadRequest(),
+        404: errors.NotFound("No such route."),
+        405: errors.MethodNotAllowed(list(getattr(error, "valid_methods", None) or ["OPTIONS"])),
+        413: errors.PayloadTooLarge(),
+        415: errors.UnsupportedMediaType(),
+    }
+    api_error = known.get(status) or errors.InternalError()
+    response = error_response(api_error)
+    response.vary.add("Origin")
+    return with_standard_headers(response, uuid.uuid4().hex)
 
 
 def _single_authorization(request: Request) -> str | None:

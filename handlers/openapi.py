@@ -33,7 +33,7 @@ from core import errors
 from core.settings import MAX_BODY_BYTES
 from handlers import FUNCTIONS
 from handlers.admin import MAX_EMAIL_LENGTH, find_user, get_roles, list_audit, put_roles
-from handlers.bodies import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from handlers.bodies import DEFAULT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY, MAX_PAGE_SIZE
 from handlers.http import Function, View
 from handlers.me import get_me, revoke_sessions
 from handlers.projects import (
@@ -117,6 +117,9 @@ class AuditEntryJson(typing_extensions.TypedDict):
 
 # --- parameters and headers --------------------------------------------------------
 
+#: ``store.cursors.decode`` refuses longer cursors (invalid_cursor).
+MAX_CURSOR_LENGTH = 200
+
 #: Path parameters by the name the route table gives them.
 PATH_PARAMETERS: Mapping[str, dict[str, Any]] = {
     "project_id": {
@@ -142,7 +145,7 @@ QUERY_PARAMETERS: Mapping[str, dict[str, Any]] = {
     },
     "cursor": {
         "description": "The `nextCursor` of the previous page (opaque).",
-        "schema": {"type": "string"},
+        "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH, "pattern": "^[A-Za-z0-9_-]*$"},
     },
     "ownerId": {
         "description": "List the projects this uid owns (others' need admin or auditor).",
@@ -151,7 +154,26 @@ QUERY_PARAMETERS: Mapping[str, dict[str, Any]] = {
     "email": {
         "description": "The email address of the user to find.",
         "required": True,
-        "schema": {"type": "string", "format": "email", "maxLength": MAX_EMAIL_LENGTH},
+        "schema": {
+            "type": "string",
+            "format": "email",
+            "maxLength": MAX_EMAIL_LENGTH,
+            "pattern": "^[^@]+@[^@]+$",
+        },
+    },
+}
+
+IDEMPOTENCY_KEY: dict[str, Any] = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "description": "Retrying with the same key and body returns the first response "
+    "(with `Idempotent-Replayed: true`) instead of creating again; keys are per user "
+    "and kept 24 h.",
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": MAX_IDEMPOTENCY_KEY,
+        "pattern": "^[!-~]+$",
     },
 }
 
@@ -190,6 +212,11 @@ HEADERS: Mapping[str, dict[str, Any]] = {
         "required": True,
         "schema": {"type": "string", "pattern": "^[0-9]+$"},
     },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request.",
+        "required": False,
+        "schema": {"type": "string", "enum": ["true"]},
+    },
     "Allow": {
         "description": "The methods the path accepts.",
         "required": True,
@@ -207,15 +234,17 @@ STATUS_DESCRIPTIONS: Mapping[int, str] = {
     403: "Authenticated but not allowed (`forbidden`, `email_not_verified`).",
     404: "No such resource, or one the caller may not know exists.",
     405: "The path does not accept this method.",
-    409: "Conflicts with the current state; `busy` carries `Retry-After`.",
+    409: "Conflicts with the current state; `busy` and `idempotency_in_progress` carry "
+    "`Retry-After`.",
     412: "`If-Match` names a version that is not current.",
     413: f"The body is over {MAX_BODY_BYTES} bytes.",
     415: "The body is not UTF-8 `application/json`.",
+    422: "The `Idempotency-Key` was already used with another body.",
     500: "An unexpected failure; the message carries only a request id.",
     503: "Firestore or Firebase Auth is unreachable; nothing was changed.",
 }
 
-#: Response headers each error status carries (``Retry-After`` on 409 only for ``busy``).
+#: Response headers each error status carries (``Retry-After`` on 409: not for every code).
 STATUS_HEADERS: Mapping[int, Mapping[str, bool]] = {
     401: {"WWW-Authenticate": True},
     405: {"Allow": True},
@@ -243,6 +272,7 @@ class Operation:
         if_match: the view honours ``If-Match``.
         etag: the success response carries ``ETag``.
         location: the success response carries ``Location``.
+        idempotent: the view honours ``Idempotency-Key``.
     """
 
     summary: str
@@ -254,6 +284,7 @@ class Operation:
     if_match: bool = False
     etag: bool = False
     location: bool = False
+    idempotent: bool = False
 
     def error_statuses(self) -> list[int]:
         extra = BODY_ERRORS if self.body is not None else ()
@@ -280,9 +311,10 @@ OPERATIONS: Mapping[View, Operation] = {
         201,
         "Project",
         body=ProjectCreate,
-        errors=(403,),
+        errors=(403, 409, 422),
         etag=True,
         location=True,
+        idempotent=True,
     ),
     get_project: Operation(
         "One project (owner, editors, viewers, admin, auditor).",
@@ -456,11 +488,9 @@ def render() -> str:
 def _routes() -> Iterator[tuple[Function, str, str, View]]:
     """(function, werkzeug pattern, METHOD, view) for every route, in table order."""
     for function in FUNCTIONS:
-        # The werkzeug map keeps the patterns and ``_views`` the views, by route index.
-        for rule in function._map.iter_rules():
-            views: Mapping[str, View] = function._views[rule.endpoint]
-            for method, view in views.items():
-                yield function, rule.rule, method, view
+        for route in function.routes:
+            for method, view in route.views.items():
+                yield function, route.pattern, method, view
 
 
 _PARAMETER = re.compile(r"<(?:[^<>:]+:)?([^<>]+)>")
@@ -489,6 +519,8 @@ def _operation(function: Function, view: View, operation: Operation) -> dict[str
     parameters = [_query_parameter(name) for name in operation.query]
     if operation.if_match:
         parameters.append(IF_MATCH)
+    if operation.idempotent:
+        parameters.append(IDEMPOTENCY_KEY)
     if parameters:
         result["parameters"] = parameters
     if operation.body is not None:
@@ -514,6 +546,8 @@ def _success_response(operation: Operation) -> dict[str, Any]:
         headers["ETag"] = {"$ref": "#/components/headers/ETag"}
     if operation.location:
         headers["Location"] = {"$ref": "#/components/headers/Location"}
+    if operation.idempotent:
+        headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/Idempotent-Replayed"}
     response: dict[str, Any] = {
         "description": "No content." if operation.response is None else "Success.",
         "headers": headers,
