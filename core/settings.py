@@ -48,6 +48,8 @@ class Settings:
     k_service: str | None = None
     #: Emulators with a non-``demo-`` project id, accepted only with the risk spelled out.
     allow_emulator_with_real_project: bool = False
+    #: Log JSON lines for Cloud Logging (default when deployed) instead of plain text.
+    log_json: bool = False
 
     @property
     def deployed(self) -> bool:
@@ -87,6 +89,7 @@ class Settings:
             firestore_emulator_host=env.get("FIRESTORE_EMULATOR_HOST") or None,
             k_service=env.get("K_SERVICE") or None,
             allow_emulator_with_real_project=_risk_acknowledged(env),
+            log_json=_log_format(env),
         )
         settings.check_safety()
         return settings
@@ -126,6 +129,15 @@ class Settings:
                 "project id. Use a demo- project, or set "
                 f"ALLOW_EMULATOR_WITH_REAL_PROJECT={EMULATOR_RISK_ACKNOWLEDGEMENT}."
             )
+
+
+def _log_format(env: Mapping[str, str]) -> bool:
+    raw = (env.get("LOG_FORMAT") or "").strip().lower()
+    if raw == "":
+        return bool(env.get("K_SERVICE"))
+    if raw not in {"json", "text"}:
+        raise ConfigError(f"LOG_FORMAT: expected json or text, got {raw!r}")
+    return raw == "json"
 
 
 def _risk_acknowledged(env: Mapping[str, str]) -> bool:

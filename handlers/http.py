@@ -21,6 +21,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from auth.bearer import bearer_token
 from auth.principal import Principal
 from core import errors, request_log
+from core.logging import TRACE_HEADERS, trace_field
 from core.settings import get_settings
 from handlers.responses import (
     empty_response,
@@ -145,7 +146,28 @@ def _log_request(
         "latencyMs": round(seconds * 1000, 2),
     }
     text = " ".join(f"{key}={value}" for key, value in fields.items() if key != "request_id")
-    logger.info("%s", text, extra={"requestId": record.request_id, **fields})
+    http_request = {
+        "requestMethod": request.method,
+        "requestUrl": request.path[:200],
+        "status": response.status_code,
+        "latency": f"{seconds:.6f}s",
+        "userAgent": (request.user_agent.string or "")[:200],
+        "remoteIp": request.remote_addr,
+        "protocol": request.environ.get("SERVER_PROTOCOL"),
+    }
+    logger.info(
+        "%s",
+        text,
+        extra={
+            "requestId": record.request_id,
+            **fields,
+            "httpRequest": http_request,
+            **trace_field(
+                get_settings().project_id,
+                {name: request.headers.get(name, "") for name in TRACE_HEADERS},
+            ),
+        },
+    )
 
 
 def _with_cors(serve: Callable[[Request], Response]) -> Callable[[Request], Response]:

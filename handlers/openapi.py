@@ -21,7 +21,7 @@ import json
 import re
 import sys
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -470,9 +470,8 @@ def error_codes(status: int) -> list[str]:
     return sorted({cls.code for cls in _subclasses(errors.ApiError) if cls.status == status})
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main() -> int:
     """Print the document as JSON (``python -m handlers.openapi > openapi.json``)."""
-    del argv
     sys.stdout.write(render())
     return 0
 

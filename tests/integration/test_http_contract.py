@@ -138,3 +138,15 @@ def test_log_line_of_an_unauthenticated_request(api: Api, caplog: pytest.LogCapt
     (line,) = _request_lines(caplog)
     assert (line.__dict__["decision"], line.__dict__["rule"]) == ("deny", "invalid_token")
     assert "not.a.token" not in caplog.text
+
+
+def test_log_line_carries_http_request_and_trace(
+    api: Api, alice: EmulatorUser, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    trace = "0af7651916cd43dd8448eb211c80319c"
+    api.call("GET", "/me", alice, headers={"traceparent": f"00-{trace}-b7ad6b7169203331-01"})
+    (line,) = _request_lines(caplog)
+    assert line.__dict__["httpRequest"]["status"] == 200
+    assert line.__dict__["httpRequest"]["requestMethod"] == "GET"
+    assert line.__dict__["logging.googleapis.com/trace"].endswith(f"/traces/{trace}")
