@@ -20,6 +20,9 @@ from store import audit, locks
 from store.models import AuditEntry, Page
 
 ROLES_CHANGED = "roles.set"
+SESSIONS_REVOKED = "sessions.revoked"
+#: Prefix of the audit ``actor`` of changes made with Admin SDK credentials (``tools/``).
+OPERATOR_ACTOR_PREFIX = "cli:"
 #: The audit ``actor`` of changes made with Admin SDK credentials from the command line.
 BOOTSTRAP_ACTOR = "cli:make_admin"
 
@@ -71,9 +74,64 @@ class RoleService:
 
         Only reachable with Admin SDK credentials (``tools/make_admin.py``), never over HTTP.
         """
-        return self._replace_roles(
-            uid, lambda before: before | {Role.ADMIN}, actor=BOOTSTRAP_ACTOR, request_id=None
+        return self.change_roles_as_operator(
+            uid, add=frozenset({Role.ADMIN}), actor=BOOTSTRAP_ACTOR
         )
+
+    def change_roles_as_operator(
+        self,
+        uid: str,
+        *,
+        add: frozenset[Role] = frozenset(),
+        remove: frozenset[Role] = frozenset(),
+        actor: str,
+    ) -> RoleChange:
+        """Add and remove roles of ``uid`` without an acting admin (``tools/admin``).
+
+        Only reachable with Admin SDK credentials, never over HTTP. The same lease, audit
+        entry and session revocation (when roles shrink) as ``set_roles``.
+
+        Args:
+            actor: the audit actor, ``cli:<command>``.
+
+        Raises:
+            ValueError: ``actor`` does not start with ``cli:``.
+            UserNotFound, ClaimsTooLarge, Busy, Unavailable, AuthUnavailable.
+        """
+        _require_operator(actor)
+        return self._replace_roles(
+            uid, lambda before: (before | add) - remove, actor=actor, request_id=None
+        )
+
+    def revoke_sessions_as_operator(self, uid: str, *, actor: str) -> int:
+        """Sign ``uid`` out everywhere, audited as ``sessions.revoked`` (``tools/admin``).
+
+        Returns:
+            The second of the revocation (epoch seconds).
+
+        Raises:
+            ValueError: ``actor`` does not start with ``cli:``.
+            UserNotFound, Unavailable, AuthUnavailable.
+        """
+        _require_operator(actor)
+        record = self.directory.get(uid)
+        now = self.clock()
+        entry = audit.record(
+            AuditEntry(
+                id=audit.new_id(),
+                action=SESSIONS_REVOKED,
+                actor=actor,
+                target=uid,
+                before={"validSince": record.valid_since},
+                # The second asked for; Firebase records its own, a moment later.
+                after={"validSince": int(now.timestamp())},
+                time=now,
+            )
+        )
+        revoked_at = self.directory.revoke_sessions(uid)
+        self.sessions.note_revoked(uid, revoked_at)
+        audit.mark_applied(entry.id)
+        return revoked_at
 
     def _replace_roles(
         self,
@@ -118,6 +176,11 @@ class RoleService:
         if not decision.allowed:
             raise PermissionDenied("Only admins and auditors may read the audit log.")
         return audit.list_entries(limit=limit, cursor=cursor)
+
+
+def _require_operator(actor: str) -> None:
+    if not actor.startswith(OPERATOR_ACTOR_PREFIX):
+        raise ValueError(f"expected an operator actor ({OPERATOR_ACTOR_PREFIX}...), got {actor!r}")
 
 
 def _require_admin(actor: Principal, action: str, resource: str) -> None:

@@ -1,0 +1,197 @@
+"""tools.gateway: a valid OpenAPI 2.0 (Swagger) config for Google API Gateway that lists
+every route and method of handlers.FUNCTIONS, checks Firebase ID tokens at the edge,
+and leaves the caller's Authorization header for the function to verify again."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Request, Response
+
+from handlers import FUNCTIONS
+from handlers.http import Function, route
+from tools import gateway
+from tools._routes import RouteError, route_specs
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMMITTED = REPO_ROOT / "deploy" / "gateway.openapi2.json"
+PROJECT, REGION = "acme-prod", "us-central1"
+HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch"}
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return gateway.build(PROJECT, REGION, deadlines={"me": 30, "projects": 60, "admin": 60})
+
+
+def served_operations() -> set[tuple[str, str]]:
+    """(OpenAPI path, lower-case method) for every view of every function."""
+    operations = set()
+    for function in FUNCTIONS:
+        for served in function.routes:
+            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", served.pattern)
+            operations |= {(path, method.lower()) for method in served.views}
+    return operations
+
+
+def test_it_is_valid_swagger_2(document: dict[str, Any]) -> None:
+    validation = pytest.importorskip(
+        "openapi_spec_validator.validation",
+        reason="openapi-spec-validator is in requirements-dev.txt; reinstall .venv",
+    )
+    errors = list(validation.OpenAPIV2SpecValidator(document).iter_errors())
+    assert [error.message for error in errors] == []
+
+
+def test_it_is_well_formed_without_a_validator(document: dict[str, Any]) -> None:
+    """The Swagger 2.0 rules a gateway deploy would trip on, checked by hand."""
+    assert document["swagger"] == "2.0"
+    assert {"title", "version"} <= document["info"].keys()
+    ids = []
+    for path, item in document["paths"].items():
+        assert path.startswith("/")
+        declared = {p["name"] for p in item.get("parameters", [])}
+        assert declared == set(re.findall(r"{([^}]+)}", path)), path
+        for p in item.get("parameters", []):
+            assert (p["in"], p["required"], p["type"]) == ("path", True, "string")
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            assert method in HTTP_METHODS
+            assert operation["responses"], f"{method} {path} has no responses"
+            assert re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", operation["operationId"])
+            ids.append(operation["operationId"])
+            for requirement in operation.get("security", []):
+                assert requirement.keys() <= document["securityDefinitions"].keys()
+    assert len(ids) == len(set(ids)), "operationIds must be unique"
+
+
+def test_every_route_and_method_is_listed_with_a_preflight(document: dict[str, Any]) -> None:
+    listed = {
+        (path, method)
+        for path, item in document["paths"].items()
+        for method in item
+        if method != "parameters"
+    }
+    served = served_operations()
+    preflights = {(path, "options") for path, _ in served}
+    assert listed == served | preflights
+    assert len(served) >= 14  # the API section of README.md
+
+
+def test_tokens_are_checked_at_the_edge_except_on_preflights(document: dict[str, Any]) -> None:
+    assert document["securityDefinitions"] == {
+        "firebase": {
+            "type": "oauth2",
+            "flow": "implicit",
+            "authorizationUrl": f"https://securetoken.google.com/{PROJECT}",
+            "x-google-issuer": f"https://securetoken.google.com/{PROJECT}",
+            "x-google-jwks_uri": "https://www.googleapis.com/service_accounts/v1/metadata/x509/"
+            "securetoken@system.gserviceaccount.com",
+            "x-google-audiences": PROJECT,
+        }
+    }
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method == "options":
+                assert "security" not in operation, f"preflight {path} must not need a token"
+            elif method != "parameters":
+                assert operation["security"] == [{"firebase": []}], f"{method} {path}"
+
+
+def test_each_operation_goes_to_its_function_with_the_callers_token(
+    document: dict[str, Any],
+) -> None:
+    owner = {spec.path: spec.function for spec in route_specs()}
+    deadlines = {"me": 30.0, "projects": 60.0, "admin": 60.0}
+    for path, item in document["paths"].items():
+        function = owner[path]
+        assert path == f"/{function}" or path.startswith(f"/{function}/")
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            assert operation["x-google-backend"] == {
+                "address": f"https://{REGION}-{PROJECT}.cloudfunctions.net/{function}",
+                "path_translation": "APPEND_PATH_TO_ADDRESS",
+                "deadline": deadlines[function],
+                "disable_auth": True,
+            }
+
+
+def test_operation_ids_are_the_view_names_of_openapi_json(document: dict[str, Any]) -> None:
+    ids = {
+        operation["operationId"]
+        for item in document["paths"].values()
+        for method, operation in item.items()
+        if method not in {"parameters", "options"}
+    }
+    assert {"get_me", "revoke_sessions", "list_projects", "put_roles", "list_audit"} <= ids
+
+
+def test_the_committed_config_is_up_to_date(tmp_path: Path) -> None:
+    """Generated from deploy/config.toml and the routes, as the deploy docs say."""
+    generated = tmp_path / "gateway.json"
+    assert gateway.main(["--output", str(generated)]) == 0
+    assert COMMITTED.read_text() == generated.read_text(), (
+        "deploy/gateway.openapi2.json is stale: run "
+        "`python -m tools.gateway > deploy/gateway.openapi2.json`"
+    )
+
+
+def test_cli_prints_the_config_for_a_project(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert gateway.main(["--project", PROJECT, "--region", REGION]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["securityDefinitions"]["firebase"]["x-google-audiences"] == PROJECT
+    out = tmp_path / "gateway.json"
+    assert gateway.main(["--project", PROJECT, "--region", REGION, "--output", str(out)]) == 0
+    assert json.loads(out.read_text()) == printed
+
+
+def test_cli_refuses_an_invalid_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert gateway.main(["--config", str(tmp_path / "absent.toml")]) == 1
+    assert "error config:" in capsys.readouterr().err
+
+
+# --- route conversion -------------------------------------------------------------
+
+
+def view(request: Request) -> Response:
+    """A test view."""
+    return Response()
+
+
+def other_view(request: Request) -> Response:
+    return Response()
+
+
+def test_converters_become_typed_path_parameters() -> None:
+    function = Function("things", [route("/things/<int:n>/<string(length=20):thing_id>", get=view)])
+    (spec,) = route_specs([function])
+    assert spec.path == "/things/{n}/{thing_id}"
+    assert [(p.name, p.type) for p in spec.params] == [("n", "integer"), ("thing_id", "string")]
+    assert spec.operations[0].summary == "A test view."
+
+
+def test_a_multi_segment_converter_cannot_be_described() -> None:
+    function = Function("files", [route("/files/<path:rest>", get=view)])
+    with pytest.raises(RouteError, match=r"<path:\.\.\.> converter"):
+        route_specs([function])
+
+
+def test_two_functions_cannot_share_a_path() -> None:
+    one = Function("a", [route("/shared", get=view)])
+    two = Function("b", [route("/shared", post=other_view)])
+    with pytest.raises(RouteError, match="declared by both 'a' and 'b'"):
+        route_specs([one, two])
+
+
+def test_a_view_on_two_routes_would_repeat_an_operation_id() -> None:
+    function = Function("a", [route("/a", get=view), route("/a/b", get=view)])
+    with pytest.raises(RouteError, match="operation ids"):
+        route_specs([function])

@@ -1,0 +1,102 @@
+"""Read-only user queries the admin CLI needs and ``auth.directory`` does not offer yet:
+every user (paged), and the details an operator looks at (verified, providers, times).
+
+Errors are translated as ``auth.directory`` does: an unknown user is ``UserNotFound``,
+any backend or transport failure ``AuthUnavailable``. (Proposed to move into
+``auth.directory.UserDirectory``.)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import firebase_admin
+from firebase_admin import auth as fb_auth
+from firebase_admin import exceptions as fb_exceptions
+
+from auth.principal import Role, roles_from_claims
+from core.errors import AuthUnavailable, UserNotFound
+
+logger = logging.getLogger(__name__)
+#: Users per ``list_users`` call (firebase-admin's maximum).
+PAGE_SIZE = 1000
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    """What an operator sees of one Firebase Auth user."""
+
+    uid: str
+    email: str | None
+    email_verified: bool
+    disabled: bool
+    custom_claims: dict[str, Any] = field(default_factory=dict)
+    providers: tuple[str, ...] = ()
+    created_at: datetime | None = None
+    last_sign_in_at: datetime | None = None
+    #: ID tokens issued before this are refused (revoked sessions); ``None`` if never set.
+    tokens_valid_after: datetime | None = None
+
+    @property
+    def roles(self) -> frozenset[Role]:
+        return roles_from_claims(self.custom_claims)
+
+
+def get(app: firebase_admin.App, *, uid: str | None = None, email: str | None = None) -> UserInfo:
+    """One user by uid or by email. Raises: UserNotFound, AuthUnavailable."""
+    with _translated():
+        user = (
+            fb_auth.get_user_by_email(email, app=app)
+            if email is not None
+            else fb_auth.get_user(uid, app=app)
+        )
+    return _info(user)
+
+
+def iter_users(app: firebase_admin.App, page_size: int = PAGE_SIZE) -> Iterator[UserInfo]:
+    """Every user of the project, one page of ``page_size`` per backend call.
+
+    Raises: AuthUnavailable (while iterating).
+    """
+    with _translated():
+        page = fb_auth.list_users(max_results=page_size, app=app)
+    while page is not None:
+        for user in page.users:
+            yield _info(user)
+        with _translated():
+            page = page.get_next_page()
+
+
+def _info(user: Any) -> UserInfo:
+    metadata = user.user_metadata
+    return UserInfo(
+        uid=user.uid,
+        email=user.email,
+        email_verified=bool(user.email_verified),
+        disabled=bool(user.disabled),
+        custom_claims=dict(user.custom_claims or {}),
+        providers=tuple(sorted(p.provider_id for p in user.provider_data or ())),
+        created_at=_from_millis(metadata.creation_timestamp if metadata else None),
+        last_sign_in_at=_from_millis(metadata.last_sign_in_timestamp if metadata else None),
+        tokens_valid_after=_from_millis(user.tokens_valid_after_timestamp),
+    )
+
+
+def _from_millis(value: int | None) -> datetime | None:
+    return datetime.fromtimestamp(value / 1000, UTC) if value else None
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except fb_auth.UserNotFoundError:
+        raise UserNotFound() from None
+    except fb_exceptions.FirebaseError as error:
+        logger.warning("Auth backend call failed: %s (%s)", type(error).__name__, error.code)
+        raise AuthUnavailable() from None

@@ -1,0 +1,5 @@
+import sys
+
+from tools.deploy.cli import main
+
+sys.exit(main())
