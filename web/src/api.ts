@@ -1,0 +1,184 @@
+// The backend's HTTP API: bearer token on every call, If-Match on edits, and one
+// error type that carries the status and the `{"error": {code, message, details}}` body.
+
+export interface Project {
+  id: string;
+  name: string;
+  description: string;
+  ownerId: string;
+  editors: string[];
+  viewers: string[];
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+export interface Page<T> {
+  items: T[];
+  nextCursor: string | null;
+}
+
+export interface Me {
+  uid: string;
+  email: string | null;
+  emailVerified: boolean;
+  roles: string[];
+  signInProvider: string | null;
+  authTime: number | null;
+}
+
+export interface AdminUser {
+  uid: string;
+  email: string | null;
+  roles: string[];
+  disabled: boolean;
+}
+
+export interface RolesChange {
+  uid: string;
+  roles: string[];
+  sessionsRevoked: boolean;
+}
+
+export interface AuditEntry {
+  id: string;
+  action: string | null;
+  actor: string | null;
+  target: string | null;
+  before: { roles?: string[] } | null;
+  after: { roles?: string[] } | null;
+  time: string | null;
+  outcome: string | null;
+  requestId: string | null;
+}
+
+/** Where ID tokens come from (the Firebase SDK, via the session). */
+export interface TokenSource {
+  idToken(forceRefresh: boolean): Promise<string>;
+}
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details: Record<string, string> = {},
+    readonly requestId: string | null = null,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ApiResult<T> {
+  data: T;
+  etag: string | null;
+}
+
+interface CallOptions {
+  body?: unknown;
+  /** The ETag the change is based on; the server answers 412 if the document moved on. */
+  ifMatch?: string;
+}
+
+/** 401 codes a fresh ID token can cure (an expired or not yet valid token). */
+const RETRY_WITH_FRESH_TOKEN = new Set(['token_expired', 'invalid_token']);
+
+export class Api {
+  constructor(
+    readonly base: string,
+    private readonly tokens: TokenSource,
+  ) {}
+
+  async call<T>(method: string, path: string, options: CallOptions = {}): Promise<ApiResult<T>> {
+    let response = await this.send(method, path, options, false);
+    if (response.status === 401) {
+      const error = await errorOf(response);
+      if (!RETRY_WITH_FRESH_TOKEN.has(error.code)) throw error;
+      response = await this.send(method, path, options, true);
+    }
+    if (!response.ok) throw await errorOf(response);
+    const text = await response.text();
+    return { data: (text ? JSON.parse(text) : null) as T, etag: response.headers.get('ETag') };
+  }
+
+  private async send(method: string, path: string, options: CallOptions, fresh: boolean): Promise<Response> {
+    // getIdToken() returns the cached token, or a new one if it expires within 30 s.
+    const token = await this.tokens.idToken(fresh);
+    const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
+    if (options.body !== undefined) headers['Content-Type'] = 'application/json';
+    if (options.ifMatch) headers['If-Match'] = options.ifMatch;
+    try {
+      return await fetch(this.base + path, {
+        method,
+        headers,
+        body: options.body === undefined ? undefined : JSON.stringify(options.body),
+        cache: 'no-store',
+      });
+    } catch {
+      throw new ApiError(
+        0,
+        'network_error',
+        `Could not reach the backend at ${this.base || location.origin}. Is it running, and does its ` +
+          `CORS_ALLOWED_ORIGINS list this page's origin (${location.origin})?`,
+      );
+    }
+  }
+}
+
+/** The ETag the server sends for a project (`"<version>"`), rebuilt from a list item. */
+export function etagOf(project: Project): string {
+  return `"${project.version}"`;
+}
+
+async function errorOf(response: Response): Promise<ApiError> {
+  const requestId = response.headers.get('X-Request-Id');
+  try {
+    const body = (await response.json()) as { error?: { code?: string; message?: string; details?: Record<string, string> } };
+    if (body.error?.code) {
+      return new ApiError(response.status, body.error.code, body.error.message ?? '', body.error.details ?? {}, requestId);
+    }
+  } catch {
+    // Not our JSON error body (a proxy's HTML page, say): fall through.
+  }
+  return new ApiError(response.status, `http_${response.status}`, response.statusText || 'Unexpected response', {}, requestId);
+}
+
+/** A sentence for people, with the status, code and server message kept for support. */
+export function describeApiError(error: ApiError): string {
+  const fields = Object.entries(error.details).map(([name, reason]) => `${name} ${reason}`);
+  const explained = ((): string => {
+    switch (error.status) {
+      case 0:
+        return error.message;
+      case 400:
+        if (error.code === 'unknown_user') return 'There is no user with that id.';
+        if (fields.length) return `Please check the form: ${fields.join('; ')}.`;
+        return 'The request was not accepted.';
+      case 401:
+        return 'Your session is no longer valid. Please sign in again.';
+      case 403:
+        if (error.code === 'email_not_verified') {
+          return 'Your email address is not verified yet, so you can look but not change anything.';
+        }
+        return 'You are not allowed to do that.';
+      case 404:
+        if (error.code === 'user_not_found') return 'There is no user with that email address.';
+        return 'Not found: it was deleted, or you no longer have access to it.';
+      case 409:
+        if (error.code === 'self_demotion') return 'You cannot remove your own admin role; ask another admin to do it.';
+        if (error.code === 'busy') return 'Someone else is changing this right now. Try again in a few seconds.';
+        if (error.code === 'too_many_members') return 'This project already has the maximum number of members.';
+        return 'That conflicts with the current state.';
+      case 412:
+        return 'Someone else changed this project after you loaded it. The list now shows the latest version: check it and try again.';
+      default:
+        if (error.status >= 500) return 'The server could not handle the request. Try again later.';
+        return 'The request failed.';
+    }
+  })();
+  if (error.status === 0) return explained;
+  const server = error.message && !explained.includes(error.message) ? `: ${error.message}` : '';
+  const id = error.status >= 500 && error.requestId ? ` (request id ${error.requestId})` : '';
+  return `${explained} [${error.status} ${error.code}${server}]${id}`;
+}
