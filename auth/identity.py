@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Any
 
 import firebase_admin
 
-from auth import tokens
+from auth import session_cookies, tokens
 from auth.bearer import bearer_token
 from auth.directory import UserDirectory
 from auth.principal import Principal, principal_from_claims
@@ -55,12 +56,28 @@ class Authenticator:
 
     def authenticate_token(self, token: str, *, privileged: bool = False) -> Principal:
         """Like ``authenticate``, for a token already taken from its header."""
-        claims = tokens.verify_id_token(
+        return self._principal(self.verify_token(token), privileged=privileged)
+
+    def verify_token(self, token: str) -> dict[str, Any]:
+        """The verified claims of an ID token (no revocation check)."""
+        return tokens.verify_id_token(
             token,
             app=self._app,
             clock_skew_seconds=self._settings.clock_skew_seconds,
             clock=self._clock,
         )
+
+    def authenticate_session_cookie(self, cookie: str, *, privileged: bool = False) -> Principal:
+        """Like ``authenticate``, for a Firebase session cookie (same revocation rules)."""
+        claims = session_cookies.verify(
+            cookie,
+            app=self._app,
+            clock_skew_seconds=self._settings.clock_skew_seconds,
+            clock=self._clock,
+        )
+        return self._principal(claims, privileged=privileged)
+
+    def _principal(self, claims: dict[str, Any], *, privileged: bool) -> Principal:
         principal = principal_from_claims(claims)
         fresh = privileged or bool(principal.roles)
         record = self._sessions.check(principal.uid, principal.issued_at, fresh=fresh)

@@ -128,12 +128,26 @@ class UserDisabled(AuthenticationFailed):
     default_message = "The user account is disabled."
 
 
+class RecentSignInRequired(AuthenticationFailed):
+    """A session cookie is only issued for a sign-in of the last five minutes."""
+
+    code = "recent_sign_in_required"
+    default_message = "Sign in again (within five minutes) to start a session."
+
+
 class PermissionDenied(ApiError):
     """The caller is known but no rule allows the action."""
 
     status = 403
     code = "forbidden"
     default_message = "You are not allowed to do this."
+
+
+class CsrfRejected(PermissionDenied):
+    """A cookie-authenticated write came from an origin that is not allowed."""
+
+    code = "csrf_rejected"
+    default_message = "Cookie-authenticated writes must come from an allowed Origin."
 
 
 class EmailNotVerified(PermissionDenied):

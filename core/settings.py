@@ -50,6 +50,10 @@ class Settings:
     allow_emulator_with_real_project: bool = False
     #: Log JSON lines for Cloud Logging (default when deployed) instead of plain text.
     log_json: bool = False
+    #: Lifetime of browser session cookies (Firebase allows 5 minutes to 14 days).
+    session_cookie_days: int = 5
+    #: The ``Path`` of the session cookie: the narrowest prefix covering the API's routes.
+    session_cookie_path: str = "/"
 
     @property
     def deployed(self) -> bool:
@@ -90,6 +94,8 @@ class Settings:
             k_service=env.get("K_SERVICE") or None,
             allow_emulator_with_real_project=_risk_acknowledged(env),
             log_json=_log_format(env),
+            session_cookie_days=_int(env, "SESSION_COOKIE_DAYS", 5, 1, 14),
+            session_cookie_path=_cookie_path(env.get("SESSION_COOKIE_PATH", "/")),
         )
         settings.check_safety()
         return settings
@@ -129,6 +135,13 @@ class Settings:
                 "project id. Use a demo- project, or set "
                 f"ALLOW_EMULATOR_WITH_REAL_PROJECT={EMULATOR_RISK_ACKNOWLEDGEMENT}."
             )
+
+
+def _cookie_path(raw: str) -> str:
+    path = raw.strip() or "/"
+    if not path.startswith("/") or any(c in path for c in ";, \t\r\n"):
+        raise ConfigError(f"SESSION_COOKIE_PATH: expected a path like /api, got {raw!r}")
+    return path
 
 
 def _log_format(env: Mapping[str, str]) -> bool:

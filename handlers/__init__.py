@@ -8,8 +8,9 @@ from handlers.admin import admin
 from handlers.http import Function
 from handlers.me import me
 from handlers.projects import projects
+from handlers.session import session
 
-FUNCTIONS: tuple[Function, ...] = (me, projects, admin)
+FUNCTIONS: tuple[Function, ...] = (me, projects, admin, session)
 #: Answers 404 (JSON, standard headers) for paths no function owns.
 _NO_FUNCTION = Function("", [])
 
@@ -22,4 +23,4 @@ def local(request: Request) -> Response:
     return _NO_FUNCTION(request)
 
 
-__all__ = ["FUNCTIONS", "admin", "local", "me", "projects"]
+__all__ = ["FUNCTIONS", "admin", "local", "me", "projects", "session"]

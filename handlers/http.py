@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Concatenate, ParamSpec
+from urllib.parse import urlsplit
 
 import flask_cors
 from flask import Request, Response
@@ -18,6 +19,7 @@ from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 
+from auth import session_cookies
 from auth.bearer import bearer_token
 from auth.principal import Principal
 from core import errors, request_log
@@ -182,7 +184,8 @@ def _with_cors(serve: Callable[[Request], Response]) -> Callable[[Request], Resp
         expose_headers=list(CORS_EXPOSED_HEADERS),
         max_age=600,
         automatic_options=False,
-        supports_credentials=False,
+        # Browsers in cookie-session mode send the cookie cross-origin (allowlist only).
+        supports_credentials=True,
     )
     with_cors: Callable[[Request], Response] = decorate(serve)
 
@@ -206,10 +209,7 @@ def authenticated(
     def decorate(view: Callable[Concatenate[Request, Principal, P], Response]) -> View:
         @functools.wraps(view)
         def wrapper(request: Request, *args: P.args, **kwargs: P.kwargs) -> Response:
-            # Parsed before anything is initialised: a request without a token
-            # costs nothing and never reaches firebase-admin.
-            token = bearer_token(_single_authorization(request))
-            principal = context.authenticator().authenticate_token(token, privileged=privileged)
+            principal = _caller(request, privileged=privileged)
             request_log.note_uid(principal.uid)
             return view(request, principal, *args, **kwargs)
 
@@ -235,7 +235,39 @@ def framework_error(error: HTTPException) -> Response:
     return with_standard_headers(response, uuid.uuid4().hex)
 
 
-def _single_authorization(request: Request) -> str | None:
+#: Methods that change nothing; cookie-authenticated requests with any other need an Origin.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _caller(request: Request, *, privileged: bool) -> Principal:
+    """The verified caller, from the bearer token or else the session cookie.
+
+    Credentials are parsed before anything is initialised: a request without
+    any costs nothing and never reaches firebase-admin.
+    """
+    authorization = single_authorization(request)
+    cookie = request.cookies.get(session_cookies.COOKIE_NAME)
+    if authorization is None and cookie:
+        if request.method not in SAFE_METHODS:
+            _check_origin(request)
+        return context.authenticator().authenticate_session_cookie(cookie, privileged=privileged)
+    token = bearer_token(authorization)
+    return context.authenticator().authenticate_token(token, privileged=privileged)
+
+
+def _check_origin(request: Request) -> None:
+    """CSRF defence for cookie sessions: the browser's ``Origin`` must be this API's own
+    or an allowlisted one (``SameSite=Strict`` is the first line, this the second)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        raise errors.CsrfRejected("Cookie-authenticated writes must send an Origin header.")
+    allowed = origin.rstrip("/") in get_settings().cors_allowed_origins
+    same_origin = urlsplit(origin).netloc == request.host
+    if not (allowed or same_origin):
+        raise errors.CsrfRejected()
+
+
+def single_authorization(request: Request) -> str | None:
     """The one ``Authorization`` header; two are ambiguous and refused, not merged.
 
     Tokens in the query string or in cookies are never read.

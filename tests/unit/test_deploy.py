@@ -26,7 +26,7 @@ from tools.deploy.config import (
 from tools.deploy.iam import FUNCTION_ROLES, SESSION_REVOKER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("me", "projects", "admin")
+FUNCTIONS = ("me", "projects", "admin", "session")
 
 SAMPLE_TOML = """\
 project = "acme-prod"
@@ -68,6 +68,14 @@ concurrency = 4
 
 [functions.admin.secrets]
 REVOCATION_CACHE_SIZE = "cache-size:3"
+
+[functions.session]
+memory = "256Mi"
+cpu = 1
+timeout_seconds = 30
+min_instances = 0
+max_instances = 10
+concurrency = 40
 """
 
 P = "acme-prod"
@@ -95,6 +103,13 @@ EXPECTED_DRY_RUN = [
     "'--title=Firebase Auth session revoker' "
     "'--description=Read user records and revoke refresh tokens (POST /me/revoke-sessions).' "
     "--permissions=firebaseauth.users.get,firebaseauth.users.update --stage=GA",
+    "# Custom role firebaseAuthSessionIssuer",
+    "gcloud iam roles describe firebaseAuthSessionIssuer --project=acme-prod >/dev/null 2>&1 "
+    "|| gcloud iam roles create firebaseAuthSessionIssuer --project=acme-prod "
+    "'--title=Firebase Auth session issuer' "
+    "'--description=Read user records, create session cookies, revoke sessions (/session).' "
+    "--permissions=firebaseauth.users.createSession,firebaseauth.users.get,"
+    "firebaseauth.users.update --stage=GA",
     "# me: runtime service account and its roles",
     f"gcloud iam service-accounts describe backend-me{SA} --project={P} >/dev/null 2>&1 "
     f"|| gcloud iam service-accounts create backend-me --project={P} "
@@ -125,6 +140,14 @@ EXPECTED_DRY_RUN = [
     f"--member=serviceAccount:backend-admin{SA} --role=roles/secretmanager.secretAccessor",
     f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
     f"--member=serviceAccount:backend-admin{SA} --role=roles/secretmanager.secretAccessor",
+    "# session: runtime service account and its roles",
+    f"gcloud iam service-accounts describe backend-session{SA} --project={P} >/dev/null 2>&1 "
+    f"|| gcloud iam service-accounts create backend-session --project={P} "
+    "'--display-name=Cloud Function session'",
+    f"gcloud projects add-iam-policy-binding {P} --member=serviceAccount:backend-session{SA} "
+    f"--role=projects/{P}/roles/firebaseAuthSessionIssuer --condition=None",
+    f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
+    f"--member=serviceAccount:backend-session{SA} --role=roles/secretmanager.secretAccessor",
     "# me: the function",
     "gcloud functions deploy me "
     + COMMON_DEPLOY.format(name="me")
@@ -147,6 +170,13 @@ EXPECTED_DRY_RUN = [
     f" '--set-env-vars=^;^{ENV_ALL};THREADS=4'"
     " --set-secrets=REVOCATION_CACHE_SIZE=cache-size:3,TOKEN_CLOCK_SKEW_SECONDS=clock-skew:latest "
     + TAIL,
+    "# session: the function",
+    "gcloud functions deploy session "
+    + COMMON_DEPLOY.format(name="session")
+    + " --memory=256Mi --cpu=1 --timeout=30s --min-instances=0 --max-instances=10"
+    " --concurrency=40"
+    f" '--set-env-vars=^;^{ENV_ALL};THREADS=40'"
+    " --set-secrets=TOKEN_CLOCK_SKEW_SECONDS=clock-skew:latest " + TAIL,
     "# Firestore security rules and indexes",
     "npx firebase deploy --only firestore:rules,firestore:indexes --project acme-prod "
     "--non-interactive",
@@ -196,7 +226,11 @@ def test_dry_run_of_one_function_deploys_only_its_account_and_role(
 ) -> None:
     assert cli.main(["--config", str(sample), "--dry-run", "--only", "projects"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
-    assert [line for line in lines if "backend-me" in line or "backend-admin" in line] == []
+    assert [
+        line
+        for line in lines
+        if "backend-me" in line or "backend-admin" in line or "backend-session" in line
+    ] == []
     assert not any("firebaseAuthSessionRevoker" in line for line in lines)
     assert not any(line.startswith("npx firebase") for line in lines)
     assert sum(line.startswith("gcloud functions deploy projects ") for line in lines) == 1
@@ -238,7 +272,7 @@ def test_unknown_only_target_is_a_usage_error(
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--config", str(sample), "--dry-run", "--only", only])
     assert exit_info.value.code == 2
-    assert "--only: expected a comma-separated subset of me, projects, admin, firestore" in (
+    assert "--only: expected a comma-separated subset of me, projects, admin, session, firestore" in (
         capsys.readouterr().err
     )
 
@@ -326,7 +360,7 @@ INVALID = [
         "unknown_function",
         "functions.billing",
         {},
-        "functions.billing: no such function (expected one of: me, projects, admin)",
+        "functions.billing: no such function (expected one of: me, projects, admin, session)",
     ),
     ("unknown_top_key", "regoin", "x", "regoin: unknown key"),
     ("unknown_function_key", "functions.me.memroy", "1Gi", "functions.me.memroy: unknown key"),

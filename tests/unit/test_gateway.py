@@ -25,7 +25,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch"}
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return gateway.build(PROJECT, REGION, deadlines={"me": 30, "projects": 60, "admin": 60})
+    return gateway.build(PROJECT, REGION, deadlines={"me": 30, "projects": 60, "admin": 60, "session": 30})
 
 
 def served_operations() -> set[tuple[str, str]]:
@@ -107,7 +107,7 @@ def test_each_operation_goes_to_its_function_with_the_callers_token(
     document: dict[str, Any],
 ) -> None:
     owner = {spec.path: spec.function for spec in route_specs()}
-    deadlines = {"me": 30.0, "projects": 60.0, "admin": 60.0}
+    deadlines = {"me": 30.0, "projects": 60.0, "admin": 60.0, "session": 30.0}
     for path, item in document["paths"].items():
         function = owner[path]
         assert path == f"/{function}" or path.startswith(f"/{function}/")

@@ -198,6 +198,7 @@ ROUTES = {
     "/admin/users": "GET, HEAD, OPTIONS",
     "/admin/users/u1/roles": "GET, HEAD, OPTIONS, PUT",
     "/admin/audit": "GET, HEAD, OPTIONS",
+    "/session": "DELETE, OPTIONS, POST",
 }
 VERBS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
@@ -237,7 +238,7 @@ def test_no_stray_routes(backend: Flask, path: str) -> None:
 
 
 def test_functions_are_me_projects_admin() -> None:
-    assert [f.name for f in FUNCTIONS] == ["me", "projects", "admin"]
+    assert [f.name for f in FUNCTIONS] == ["me", "projects", "admin", "session"]
 
 
 def test_not_found_is_an_api_error() -> None:

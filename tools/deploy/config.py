@@ -30,6 +30,8 @@ SETTINGS = (
     "AUTH_TIMEOUT_SECONDS",
     "FIRESTORE_TIMEOUT_SECONDS",
     "LOG_FORMAT",
+    "SESSION_COOKIE_DAYS",
+    "SESSION_COOKIE_PATH",
 )
 #: Set by the deploy itself: the project from ``project``; functions-framework's
 #: gunicorn ``THREADS`` from ``concurrency`` (so that every request Cloud Run lets in

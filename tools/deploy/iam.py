@@ -8,6 +8,8 @@ not in the environment's config: a new function fails the deploy until it is add
   update. No predefined role has ``firebaseauth.users.update`` without far more
   (``roles/firebaseauth.admin`` also manages providers and tenants), so ``me`` gets a
   custom role with exactly ``users.get`` and ``users.update``. It never touches Firestore.
+- ``session`` exchanges ID tokens for session cookies (``createSession``) and, on
+  ``DELETE /session``, revokes the user's sessions; like ``me``, no Firestore.
 - ``projects`` reads and writes Firestore and checks that member uids exist.
 - ``admin`` reads and writes Firestore (audit log, leases) and sets custom claims
   and revokes sessions, i.e. administers Firebase Auth users.
@@ -41,9 +43,21 @@ SESSION_REVOKER = CustomRole(
     permissions=("firebaseauth.users.get", "firebaseauth.users.update"),
 )
 
+SESSION_ISSUER = CustomRole(
+    id="firebaseAuthSessionIssuer",
+    title="Firebase Auth session issuer",
+    description="Read user records, create session cookies, revoke sessions (/session).",
+    permissions=(
+        "firebaseauth.users.createSession",
+        "firebaseauth.users.get",
+        "firebaseauth.users.update",
+    ),
+)
+
 #: Project-level roles of each function's runtime service account.
 FUNCTION_ROLES: Mapping[str, tuple[str | CustomRole, ...]] = {
     "me": (SESSION_REVOKER,),
+    "session": (SESSION_ISSUER,),
     "projects": ("roles/datastore.user", "roles/firebaseauth.viewer"),
     "admin": ("roles/datastore.user", "roles/firebaseauth.admin"),
 }
