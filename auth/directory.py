@@ -19,7 +19,7 @@ from firebase_admin import auth as fb_auth
 from firebase_admin import exceptions as fb_exceptions
 
 from auth.principal import Role, roles_from_claims
-from core.errors import AuthUnavailable, InternalError, UserNotFound
+from core.errors import AuthUnavailable, InternalError, UserNotFound, ValidationFailed
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -102,6 +102,10 @@ def _translated() -> Iterator[None]:
         yield
     except fb_auth.UserNotFoundError:
         raise UserNotFound() from None
+    except fb_exceptions.InvalidArgumentError as error:
+        # The Auth backend refused a uid, email or claim that passed our own checks.
+        logger.info("Auth backend refused an argument: %s", error.code)
+        raise ValidationFailed(details={"user": "refused by Firebase Auth"}) from None
     except fb_exceptions.FirebaseError as error:
         # Includes transport failures (UnavailableError, DeadlineExceededError, ...).
         logger.warning("Auth backend call failed: %s (%s)", type(error).__name__, error.code)

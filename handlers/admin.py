@@ -30,7 +30,9 @@ def _roles_json(record: UserRecord) -> dict[str, object]:
 @authenticated(privileged=True)
 def find_user(request: Request, principal: Principal) -> Response:
     email = (request.args.get("email") or "").strip()
-    if not email or len(email) > MAX_EMAIL_LENGTH or "@" not in email[1:-1]:
+    local, _, domain = email.partition("@")
+    # Exactly one "@" with text on both sides, as firebase-admin requires (else a 500).
+    if len(email) > MAX_EMAIL_LENGTH or not local or not domain or "@" in domain:
         raise ValidationFailed(details={"email": "must be an email address"})
     record = _service().find_user(principal, email)
     body = {**_roles_json(record), "email": record.email, "disabled": record.disabled}

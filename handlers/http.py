@@ -101,6 +101,9 @@ class Function:
         with request_log.recording(request_id) as record:
             try:
                 response = self._dispatch(request)
+            except errors.InternalError as error:
+                response = internal_error_response(error, request_id)
+                record.decision, record.rule = "deny", error.code
             except errors.ApiError as error:
                 response = error_response(error)
                 if record.decision is None:
@@ -143,14 +146,14 @@ def _log_request(
     fields = {
         **record.fields(),
         "method": request.method,
-        "path": request.path[:200],
+        "path": _printable(request.path[:200]),
         "status": response.status_code,
         "latencyMs": round(seconds * 1000, 2),
     }
     text = " ".join(f"{key}={value}" for key, value in fields.items() if key != "request_id")
     http_request = {
         "requestMethod": request.method,
-        "requestUrl": request.path[:200],
+        "requestUrl": _printable(request.path[:200]),
         "status": response.status_code,
         "latency": f"{seconds:.6f}s",
         "userAgent": (request.user_agent.string or "")[:200],
@@ -170,6 +173,11 @@ def _log_request(
             ),
         },
     )
+
+
+def _printable(text: str) -> str:
+    """Client-supplied text for a log line: control characters escaped (no forged lines)."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def _with_cors(serve: Callable[[Request], Response]) -> Callable[[Request], Response]:

@@ -29,12 +29,13 @@ import typing_extensions
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
+from auth.session_cookies import COOKIE_NAME
 from core import errors
 from core.settings import MAX_BODY_BYTES
 from handlers import FUNCTIONS
 from handlers.admin import MAX_EMAIL_LENGTH, find_user, get_roles, list_audit, put_roles
 from handlers.bodies import DEFAULT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY, MAX_PAGE_SIZE
-from handlers.http import Function, View
+from handlers.http import SAFE_METHODS, Function, View
 from handlers.me import get_me, revoke_sessions
 from handlers.projects import (
     create_project,
@@ -55,6 +56,7 @@ from handlers.schemas import (
     RolesPut,
     TransferBody,
 )
+from handlers.session import create_session, end_session
 
 OPENAPI_VERSION = "3.1.0"
 API_TITLE = "Firebase-authenticated Cloud Functions backend"
@@ -217,6 +219,12 @@ HEADERS: Mapping[str, dict[str, Any]] = {
         "required": False,
         "schema": {"type": "string", "enum": ["true"]},
     },
+    "Set-Cookie": {
+        "description": f"The `{COOKIE_NAME}` session cookie (httpOnly, Secure, "
+        "SameSite=Strict); cleared on sign-out.",
+        "required": True,
+        "schema": {"type": "string", "pattern": f"^{COOKIE_NAME}="},
+    },
     "Allow": {
         "description": "The methods the path accepts.",
         "required": True,
@@ -231,7 +239,8 @@ STATUS_DESCRIPTIONS: Mapping[int, str] = {
     400: "Invalid input: `invalid_json`, `validation_error` (with per-field `details`), "
     "`invalid_cursor`, `unknown_user`, `claims_too_large`.",
     401: "Not authenticated (no, invalid, expired or revoked token; disabled user).",
-    403: "Authenticated but not allowed (`forbidden`, `email_not_verified`).",
+    403: "Authenticated but not allowed (`forbidden`, `email_not_verified`; "
+    "`csrf_rejected`: a cookie-authenticated write from an origin not allowed).",
     404: "No such resource, or one the caller may not know exists.",
     405: "The path does not accept this method.",
     409: "Conflicts with the current state; `busy` and `idempotency_in_progress` carry "
@@ -273,6 +282,8 @@ class Operation:
         etag: the success response carries ``ETag``.
         location: the success response carries ``Location``.
         idempotent: the view honours ``Idempotency-Key``.
+        cookie: the success response sets or clears the session cookie.
+        bearer_only: only a bearer token authenticates (not the session cookie).
     """
 
     summary: str
@@ -285,10 +296,14 @@ class Operation:
     etag: bool = False
     location: bool = False
     idempotent: bool = False
+    cookie: bool = False
+    bearer_only: bool = False
 
-    def error_statuses(self) -> list[int]:
+    def error_statuses(self, method: str) -> list[int]:
         extra = BODY_ERRORS if self.body is not None else ()
-        return sorted({*COMMON_ERRORS, *extra, *self.errors})
+        # Cookie-authenticated unsafe requests need an allowed Origin (403 csrf_rejected).
+        csrf = () if self.bearer_only or method in SAFE_METHODS else (403,)
+        return sorted({*COMMON_ERRORS, *extra, *csrf, *self.errors})
 
 
 OPERATIONS: Mapping[View, Operation] = {
@@ -380,6 +395,20 @@ OPERATIONS: Mapping[View, Operation] = {
         body=RolesPut,
         errors=(403, 404, 409),
     ),
+    create_session: Operation(
+        "Exchange a fresh ID token (a sign-in of the last five minutes) for a session cookie.",
+        204,
+        None,
+        cookie=True,
+        bearer_only=True,
+    ),
+    end_session: Operation(
+        "Sign out everywhere: revoke the caller's sessions and clear the cookie.",
+        204,
+        None,
+        errors=(404,),
+        cookie=True,
+    ),
     list_audit: Operation(
         "The audit log, newest first (admin, auditor).",
         200,
@@ -424,7 +453,7 @@ def build_document() -> dict[str, Any]:
         item = paths.setdefault(path, {})
         if "parameters" not in item and _path_names(pattern):
             item["parameters"] = [_path_parameter(name) for name in _path_names(pattern)]
-        item[method.lower()] = _operation(function, view, operation)
+        item[method.lower()] = _operation(function, method, view, operation)
     unrouted = [
         getattr(view, "__name__", repr(view)) for view in OPERATIONS if view not in documented
     ]
@@ -444,7 +473,7 @@ def build_document() -> dict[str, Any]:
             ),
         },
         "servers": [{"url": "http://127.0.0.1:8000", "description": "scripts/dev"}],
-        "security": [{"bearerAuth": []}],
+        "security": [{"bearerAuth": []}, {"cookieAuth": []}],
         "tags": [{"name": function.name} for function in FUNCTIONS if function.name],
         "paths": paths,
         "components": {
@@ -454,7 +483,14 @@ def build_document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "bearerFormat": "JWT",
                     "description": "A Firebase ID token.",
-                }
+                },
+                "cookieAuth": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": COOKIE_NAME,
+                    "description": "A Firebase session cookie from `POST /session`; used "
+                    "only when no Authorization header is sent.",
+                },
             },
             "headers": dict(HEADERS),
             "responses": {
@@ -509,12 +545,14 @@ def _path_parameter(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, **PATH_PARAMETERS[name]}
 
 
-def _operation(function: Function, view: View, operation: Operation) -> dict[str, Any]:
+def _operation(function: Function, method: str, view: View, operation: Operation) -> dict[str, Any]:
     result: dict[str, Any] = {
         "operationId": view.__name__,
         "summary": operation.summary,
         "tags": [function.name],
     }
+    if operation.bearer_only:
+        result["security"] = [{"bearerAuth": []}]
     parameters = [_query_parameter(name) for name in operation.query]
     if operation.if_match:
         parameters.append(IF_MATCH)
@@ -528,7 +566,7 @@ def _operation(function: Function, view: View, operation: Operation) -> dict[str
             "content": {JSON: {"schema": {"$ref": SCHEMAS + operation.body.__name__}}},
         }
     responses: dict[str, Any] = {str(operation.status): _success_response(operation)}
-    for status in operation.error_statuses():
+    for status in operation.error_statuses(method):
         responses[str(status)] = {"$ref": f"#/components/responses/{_response_name(status)}"}
     result["responses"] = responses
     return result
@@ -547,6 +585,8 @@ def _success_response(operation: Operation) -> dict[str, Any]:
         headers["Location"] = {"$ref": "#/components/headers/Location"}
     if operation.idempotent:
         headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/Idempotent-Replayed"}
+    if operation.cookie:
+        headers["Set-Cookie"] = {"$ref": "#/components/headers/Set-Cookie"}
     response: dict[str, Any] = {
         "description": "No content." if operation.response is None else "Success.",
         "headers": headers,

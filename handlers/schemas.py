@@ -18,7 +18,10 @@ SERVER_MANAGED_FIELDS = frozenset(
     {"id", "ownerId", "editors", "viewers", "members", "createdAt", "updatedAt", "version"}
 )
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+#: ``pattern``: not only whitespace (a JSON Schema cannot say "after stripping").
+Name = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
+]
 Description = Annotated[str, StringConstraints(max_length=5000)]
 Uid = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 
@@ -33,6 +36,9 @@ class ProjectCreate(Body):
 
 
 class ProjectPatch(Body):
+    # minProperties: what ``_not_empty`` checks, said in the JSON Schema (OpenAPI) too.
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     name: Name | None = None
     description: Description | None = None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from core.errors import InvalidCursor
 from store.ids import is_document_id
@@ -28,8 +28,12 @@ def decode(cursor: str) -> tuple[datetime, str]:
         padded = cursor + "=" * (-len(cursor) % 4)
         when_text, doc_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))
         when = datetime.fromisoformat(when_text)
-    except (ValueError, TypeError, UnicodeError, binascii.Error):
+        if when.tzinfo is None:
+            raise ValueError("naive timestamp")
+        # Firestore sends UTC; an offset near year 1 or 9999 does not convert (OverflowError).
+        when = when.astimezone(UTC)
+    except (ValueError, TypeError, OverflowError, UnicodeError, binascii.Error):
         raise InvalidCursor() from None
-    if when.tzinfo is None or not isinstance(doc_id, str) or not is_document_id(doc_id):
+    if not isinstance(doc_id, str) or not is_document_id(doc_id):
         raise InvalidCursor()
     return when, doc_id

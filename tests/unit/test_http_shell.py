@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 from flask import Flask, Request, Response
 
-from core.errors import NotFound
+from core.errors import InternalError, NotFound
 from core.settings import Settings
 from handlers import FUNCTIONS, local
 from handlers import http as http_module
@@ -31,6 +31,10 @@ def ok_view(request: Request, **kwargs: str) -> Response:
 
 def boom(request: Request) -> Response:
     raise RuntimeError("database password is hunter2")
+
+
+def internal(request: Request) -> Response:
+    raise InternalError("misconfigured: secret detail")
 
 
 def fresh_app(function: Function) -> Iterator[Flask]:
@@ -64,6 +68,7 @@ def things() -> Iterator[Flask]:
             route("/things", get=ok_view, post=ok_view),
             route("/things/<thing_id>", get=ok_view, delete=ok_view),
             route("/things/boom/now", get=boom),
+            route("/things/boom/internal", get=internal),
         ],
     )
     yield from fresh_app(function)
@@ -136,6 +141,15 @@ def test_unexpected_errors_are_generic_500s(
     assert "hunter2" not in text
     assert "Traceback" not in text
     assert "RuntimeError" in caplog.text  # the detail goes to the log only
+
+
+def test_internal_api_errors_also_hide_detail_and_name_the_request(things: Flask) -> None:
+    response = things.test_client().get("/things/boom/internal")
+    assert response.status_code == 500
+    body = response.get_json()["error"]
+    assert body["code"] == "internal"
+    assert response.headers["X-Request-Id"] in body["message"]
+    assert "secret" not in response.get_data(as_text=True)
 
 
 def test_preflight_from_an_allowed_origin(things: Flask) -> None:

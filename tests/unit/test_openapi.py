@@ -1,0 +1,145 @@
+"""The OpenAPI document: generated from the code, checked in, complete and valid."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from openapi_spec_validator import validate
+from schemathesis.core.result import Err, Ok
+
+from core import errors
+from handlers import FUNCTIONS
+from handlers.openapi import OPERATIONS, REQUEST_MODELS, build_document, error_codes, render
+
+CHECKED_IN = Path(__file__).resolve().parents[2] / "openapi.json"
+REGENERATE = "regenerate it: .venv/bin/python -m handlers.openapi > openapi.json"
+
+
+@pytest.fixture(scope="module")
+def document() -> dict[str, Any]:
+    return build_document()
+
+
+def routed() -> Iterator[tuple[str, str]]:
+    """(METHOD, OpenAPI path) of every route, read from the route table itself."""
+    for function in FUNCTIONS:
+        for route in function.routes:
+            path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", route.pattern)
+            for method in route.views:
+                yield method, path
+
+
+def refs(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if key == "$ref" and isinstance(item, str):
+                yield item
+            else:
+                yield from refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from refs(item)
+
+
+def operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters":
+                yield method.upper(), path, operation
+
+
+def test_checked_in_document_is_the_generated_one() -> None:
+    assert CHECKED_IN.exists(), f"openapi.json is missing; {REGENERATE}"
+    assert CHECKED_IN.read_text(encoding="utf-8") == render(), (
+        f"openapi.json is stale; {REGENERATE}"
+    )
+
+
+def test_every_route_and_method_is_documented(document: dict[str, Any]) -> None:
+    documented = {(method, path) for method, path, _ in operations(document)}
+    assert documented == set(routed())
+
+
+def test_every_routed_view_has_one_operation_entry() -> None:
+    views = [view for function in FUNCTIONS for r in function.routes for view in r.views.values()]
+    assert set(OPERATIONS) == set(views)
+
+
+@pytest.mark.parametrize("model", REQUEST_MODELS, ids=lambda model: model.__name__)
+def test_every_request_model_is_a_request_body(document: dict[str, Any], model: type[Any]) -> None:
+    ref = f"#/components/schemas/{model.__name__}"
+    bodies = [op["requestBody"] for _, _, op in operations(document) if "requestBody" in op]
+    assert ref in {r for body in bodies for r in refs(body)}
+    schema = document["components"]["schemas"][model.__name__]
+    generated = model.model_json_schema()
+    assert set(schema["properties"]) == set(generated["properties"])
+    assert schema.get("required", []) == generated.get("required", [])
+    assert schema["additionalProperties"] is False
+
+
+def test_every_reference_resolves(document: dict[str, Any]) -> None:
+    for ref in set(refs(document)):
+        node: Any = document
+        for part in ref.removeprefix("#/").split("/"):
+            assert part in node, f"{ref} does not resolve"
+            node = node[part]
+
+
+def test_every_error_code_is_documented_under_its_status(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    documented = {
+        code
+        for name, schema in schemas.items()
+        if re.fullmatch(r"Error\d{3}", name)
+        for code in schema["properties"]["error"]["properties"]["code"]["enum"]
+    }
+    leaves = {cls.code for cls in _all_errors()}
+    assert leaves <= documented
+    assert error_codes(401) == sorted(
+        {cls.code for cls in _all_errors() if issubclass(cls, errors.AuthenticationFailed)}
+    )
+
+
+@pytest.mark.parametrize(
+    "status", [401, 500, 503], ids=["unauthenticated", "internal", "unavailable"]
+)
+def test_every_operation_documents_auth_and_failure_statuses(
+    document: dict[str, Any], status: int
+) -> None:
+    for method, path, operation in operations(document):
+        assert str(status) in operation["responses"], f"{method} {path} lacks {status}"
+    headers = document["components"]["responses"]["Error401"]["headers"]
+    assert headers["WWW-Authenticate"] == {"$ref": "#/components/headers/WWW-Authenticate"}
+
+
+def test_operations_with_a_body_document_body_errors(document: dict[str, Any]) -> None:
+    for method, path, operation in operations(document):
+        if "requestBody" in operation:
+            assert {"400", "413", "415"} <= set(operation["responses"]), f"{method} {path}"
+
+
+def test_document_is_valid_openapi(document: dict[str, Any]) -> None:
+    validate(json.loads(render()))
+
+
+def test_schemathesis_loads_every_operation(document: dict[str, Any]) -> None:
+    schema = schemathesis.openapi.from_dict(document)
+    results = list(schema.get_all_operations())
+    failed = [result.err() for result in results if isinstance(result, Err)]
+    assert not failed
+    labels = {result.ok().label for result in results if isinstance(result, Ok)}
+    assert labels == {f"{method} {path}" for method, path in routed()}
+
+
+def _all_errors() -> Iterator[type[errors.ApiError]]:
+    pending: list[type[errors.ApiError]] = [errors.ApiError]
+    while pending:
+        cls = pending.pop()
+        yield cls
+        pending.extend(cls.__subclasses__())
