@@ -185,6 +185,8 @@ def stack(project_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "VITE_FIREBASE_API_KEY": "e2e-api-key",
             "VITE_AUTH_EMULATOR": os.environ["FIREBASE_AUTH_EMULATOR_HOST"],
             "VITE_API_BASE": api_url,
+            # The default; cookie-mode tests choose it on the page (toggle or ?mode=cookie).
+            "VITE_SESSION_MODE": "bearer",
         },
     )
     thread = threading.Thread(target=static.serve_forever, name="web-static", daemon=True)
@@ -303,11 +305,12 @@ class WebApp:
         self.page = page
         self.stack = stack
 
-    def open(self) -> None:
-        self.page.goto(self.stack.web_url)
+    def open(self, mode: str | None = None) -> None:
+        """The sign-in page; ``mode`` ("bearer" or "cookie") goes in the URL as ``?mode=``."""
+        self.page.goto(self.stack.web_url + (f"/?mode={mode}" if mode else ""))
 
-    def sign_in(self, user: DemoUser) -> None:
-        self.open()
+    def sign_in(self, user: DemoUser, mode: str | None = None) -> None:
+        self.open(mode)
         self.page.get_by_label("Email").fill(user.email)
         self.page.get_by_label("Password").fill(user.password)
         self.page.get_by_role("button", name="Sign in").click()

@@ -1,5 +1,8 @@
-// The backend's HTTP API: bearer token on every call, If-Match on edits, and one
-// error type that carries the status and the `{"error": {code, message, details}}` body.
+// The backend's HTTP API: a bearer token or the session cookie on every call, If-Match
+// on edits, and one error type that carries the status and the
+// `{"error": {code, message, details}}` body.
+
+import type { SessionMode } from './config';
 
 export interface Project {
   id: string;
@@ -54,7 +57,11 @@ export interface AuditEntry {
 
 /** Where ID tokens come from (the Firebase SDK, via the session). */
 export interface TokenSource {
+  /** How calls authenticate; changes only while signed out. */
+  readonly mode: SessionMode;
   idToken(forceRefresh: boolean): Promise<string>;
+  /** Throws when nobody is signed in (cookie mode sends no token that would). */
+  assertSignedIn(): void;
 }
 
 export class ApiError extends Error {
@@ -92,7 +99,8 @@ export class Api {
 
   async call<T>(method: string, path: string, options: CallOptions = {}): Promise<ApiResult<T>> {
     let response = await this.send(method, path, options, false);
-    if (response.status === 401) {
+    // A cookie cannot be renewed from here: a 401 in cookie mode ends the session.
+    if (response.status === 401 && this.tokens.mode === 'bearer') {
       const error = await errorOf(response);
       if (!RETRY_WITH_FRESH_TOKEN.has(error.code)) throw error;
       response = await this.send(method, path, options, true);
@@ -102,19 +110,49 @@ export class Api {
     return { data: (text ? JSON.parse(text) : null) as T, etag: response.headers.get('ETag') };
   }
 
+  /**
+   * Cookie mode, once after sign-in: trade a fresh ID token (a sign-in of the last
+   * 5 minutes) for the HttpOnly `__session` cookie. The browser stores the cookie only
+   * because the request is credentialed; this page never sees it.
+   */
+  async startCookieSession(idToken: string): Promise<void> {
+    const response = await this.fetch('/session', {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${idToken}` },
+      credentials: 'include',
+    });
+    if (!response.ok) throw await errorOf(response);
+  }
+
+  /** Cookie mode, on sign-out: the server clears the cookie and revokes the user's sessions. */
+  async endCookieSession(): Promise<void> {
+    const response = await this.fetch('/session', { method: 'DELETE', credentials: 'include' });
+    if (!response.ok) throw await errorOf(response);
+  }
+
   private async send(method: string, path: string, options: CallOptions, fresh: boolean): Promise<Response> {
-    // getIdToken() returns the cached token, or a new one if it expires within 30 s.
-    const token = await this.tokens.idToken(fresh);
-    const headers: Record<string, string> = { Authorization: `Bearer ${token}` };
+    const headers: Record<string, string> = {};
+    const cookie = this.tokens.mode === 'cookie';
+    if (cookie) {
+      this.tokens.assertSignedIn();
+    } else {
+      // getIdToken() returns the cached token, or a new one if it expires within 30 s.
+      headers.Authorization = `Bearer ${await this.tokens.idToken(fresh)}`;
+    }
     if (options.body !== undefined) headers['Content-Type'] = 'application/json';
     if (options.ifMatch) headers['If-Match'] = options.ifMatch;
+    return this.fetch(path, {
+      method,
+      headers,
+      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      // Bearer mode never sends cookies, so a stale session cookie cannot stand in for it.
+      credentials: cookie ? 'include' : 'omit',
+    });
+  }
+
+  private async fetch(path: string, init: RequestInit): Promise<Response> {
     try {
-      return await fetch(this.base + path, {
-        method,
-        headers,
-        body: options.body === undefined ? undefined : JSON.stringify(options.body),
-        cache: 'no-store',
-      });
+      return await fetch(this.base + path, { ...init, cache: 'no-store' });
     } catch {
       throw new ApiError(
         0,

@@ -1,4 +1,18 @@
-// The app's settings, fixed at build time from Vite env variables (see web/.env.example).
+// The app's settings, fixed at build time from Vite env variables (see web/.env.example),
+// and the session mode, which the page's URL (`?mode=cookie`) may override.
+
+/**
+ * How the app proves who it is to the API:
+ * - `bearer`: `Authorization: Bearer <ID token>` on every call;
+ * - `cookie`: once after sign-in, `POST /session` trades the fresh ID token for an
+ *   HttpOnly `__session` cookie, which the browser then sends (`credentials: "include"`).
+ */
+export type SessionMode = 'bearer' | 'cookie';
+export const SESSION_MODES: readonly SessionMode[] = ['bearer', 'cookie'];
+
+export function isSessionMode(value: unknown): value is SessionMode {
+  return typeof value === 'string' && (SESSION_MODES as readonly string[]).includes(value);
+}
 
 export interface AppConfig {
   projectId: string;
@@ -8,6 +22,8 @@ export interface AppConfig {
   authEmulator: string | null;
   /** Base URL of the backend without a trailing slash; '' means this page's origin. */
   apiBase: string;
+  /** The build's default session mode (`VITE_SESSION_MODE`, default bearer). */
+  sessionMode: SessionMode;
 }
 
 export class ConfigError extends Error {
@@ -23,6 +39,7 @@ export function loadConfig(env: ImportMetaEnv = import.meta.env): AppConfig {
   // The emulator accepts any API key; a real project needs its own.
   const apiKey = read('VITE_FIREBASE_API_KEY') || (authEmulator ? 'emulator-api-key' : '');
   const apiBase = read('VITE_API_BASE').replace(/\/+$/, '');
+  const sessionMode = read('VITE_SESSION_MODE').toLowerCase() || 'bearer';
   const problems: string[] = [];
   if (!projectId) problems.push('VITE_FIREBASE_PROJECT_ID is not set');
   if (!apiKey) problems.push('VITE_FIREBASE_API_KEY is not set (a real Firebase project needs its web API key)');
@@ -35,6 +52,9 @@ export function loadConfig(env: ImportMetaEnv = import.meta.env): AppConfig {
   if (apiBase && !/^https?:\/\/[^/]+(\/.*)?$/.test(apiBase)) {
     problems.push(`VITE_API_BASE must be an http(s) URL, got "${apiBase}"`);
   }
+  if (!isSessionMode(sessionMode)) {
+    problems.push(`VITE_SESSION_MODE must be bearer or cookie, got "${sessionMode}"`);
+  }
   if (problems.length) throw new ConfigError(problems);
   return {
     projectId,
@@ -42,5 +62,35 @@ export function loadConfig(env: ImportMetaEnv = import.meta.env): AppConfig {
     authDomain: read('VITE_FIREBASE_AUTH_DOMAIN') || undefined,
     authEmulator,
     apiBase,
+    sessionMode: sessionMode as SessionMode,
   };
+}
+
+/** The mode this page starts in: `?mode=bearer|cookie` in the URL, else the build's default. */
+export function initialSessionMode(config: AppConfig, search: string = location.search): SessionMode {
+  const asked = new URLSearchParams(search).get('mode');
+  return isSessionMode(asked) ? asked : config.sessionMode;
+}
+
+/** Puts the mode in the URL (`?mode=`), so that a reload keeps it; nothing else is stored. */
+export function rememberSessionMode(mode: SessionMode): void {
+  const url = new URL(location.href);
+  url.searchParams.set('mode', mode);
+  history.replaceState(history.state, '', url);
+}
+
+/**
+ * Whether a cookie set by the API can come back with the page's requests: SameSite=Strict
+ * needs the page and the API on the same site. A heuristic (no public-suffix list): the
+ * same host, or the same last two labels of a domain name.
+ */
+export function probablySameSite(apiBase: string, page: string = location.origin): boolean {
+  if (!apiBase) return true;
+  const site = (origin: string): string => {
+    const url = new URL(origin);
+    const host = url.hostname;
+    const named = /[a-z]/i.test(host) && !host.includes(':') && host.includes('.');
+    return `${url.protocol}//${named ? host.split('.').slice(-2).join('.') : host}`;
+  };
+  return site(apiBase) === site(page);
 }

@@ -46,7 +46,7 @@ function main(): void {
   const render = (): void => {
     top.replaceChildren(...header(ctx));
     const access = [session.hasRole('admin'), session.hasRole('auditor') && !session.hasRole('admin')];
-    const key = JSON.stringify([session.ready, session.user?.uid, Boolean(session.me), access, route()]);
+    const key = JSON.stringify([session.ready, session.user?.uid, session.pending, Boolean(session.me), access, route()]);
     if (key === shown) return;
     shown = key;
     view.replaceChildren(currentView(ctx));
@@ -63,6 +63,7 @@ function currentView(ctx: Ctx): HTMLElement {
   const { session } = ctx;
   if (!session.ready) return h('p', { class: 'muted' }, 'Loading…');
   if (!session.user) return signInView(ctx);
+  if (session.pending) return h('p', { class: 'muted' }, 'Signing in…');
   if (!session.me) {
     const retry = h('button', { type: 'button' }, 'Try again');
     retry.addEventListener('click', () => void busy(retry, () => session.refresh().catch((error) => ctx.report(error))));
@@ -78,7 +79,7 @@ function currentView(ctx: Ctx): HTMLElement {
 function header(ctx: Ctx): Node[] {
   const { session } = ctx;
   const title = h('h1', {}, 'Projects');
-  if (!session.user) return [title];
+  if (!session.user || session.pending) return [title];
   const me = session.me;
   const links: [Route, string][] = [['projects', 'Projects']];
   if (session.hasRole('admin') || session.hasRole('auditor')) links.push(['admin', 'Admin']);
@@ -93,7 +94,13 @@ function header(ctx: Ctx): Node[] {
       clearMessage();
       try {
         await session.refresh();
-        showMessage('info', `Session refreshed. Roles: ${session.me?.roles.join(', ') || 'none'}.`);
+        const roles = session.me?.roles.join(', ') || 'none';
+        showMessage(
+          'info',
+          session.mode === 'cookie'
+            ? `Session checked. Roles: ${roles}. A cookie session keeps the roles it started with: sign in again to get new ones.`
+            : `Session refreshed. Roles: ${roles}.`,
+        );
       } catch (error) {
         await ctx.report(error);
       }
@@ -102,11 +109,14 @@ function header(ctx: Ctx): Node[] {
   const signOut = h('button', { type: 'button' }, 'Sign out');
   signOut.addEventListener('click', () => {
     clearMessage();
-    void session.signOut();
+    void busy(signOut, () => session.signOut());
   });
-  const expires = session.tokenExpiresAt
-    ? `token valid until ${session.tokenExpiresAt.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`
-    : '';
+  const expires =
+    session.mode === 'cookie'
+      ? 'cookie session'
+      : session.tokenExpiresAt
+        ? `token valid until ${session.tokenExpiresAt.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`
+        : '';
   const account = h(
     'div',
     { class: 'account', 'data-testid': 'account' },

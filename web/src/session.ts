@@ -1,7 +1,14 @@
 // The signed-in user: Firebase Auth (modular SDK) with in-memory persistence, the
 // backend's view of them (GET /me), and keeping the ID token fresh.
 //
-// Token lifecycle:
+// Two session modes (config.ts, SessionMode), chosen before signing in:
+//   - bearer: every API call sends the ID token (lifecycle below);
+//   - cookie: right after sign-in, the fresh ID token is traded once for the API's
+//     HttpOnly `__session` cookie (POST /session); API calls then send only the cookie
+//     (credentials: "include"); sign-out ends it on the server (DELETE /session, which
+//     revokes the user's sessions) and then in Firebase; any 401 ends the session.
+//
+// Token lifecycle (bearer mode):
 //   - the ID token and refresh token live only in this tab's memory (no localStorage,
 //     no IndexedDB): a reload signs out;
 //   - every API call asks the SDK for the token, which renews it when it expires
@@ -23,8 +30,8 @@ import {
   type User,
 } from 'firebase/auth';
 
-import { Api, type Me, type TokenSource } from './api';
-import type { AppConfig } from './config';
+import { Api, ApiError, describeApiError, type Me, type TokenSource } from './api';
+import { initialSessionMode, rememberSessionMode, type AppConfig, type SessionMode } from './config';
 import { showMessage } from './flash';
 
 const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
@@ -40,6 +47,12 @@ const SESSION_ENDING_CODES = new Set([
   'auth/invalid-user-token',
 ]);
 
+/** Said when a new cookie session's first call came without the cookie. */
+const COOKIE_NOT_SENT =
+  'The server set the session cookie, but the browser did not send it back. In cookie mode ' +
+  'this page and the API must be on the same site (for example both on 127.0.0.1, not one on ' +
+  'localhost), and the browser must accept its cookies. Sign in again, or use bearer mode.';
+
 /** Thrown after the session ended; the message has been shown already. */
 export class SessionEnded extends Error {
   constructor(message: string) {
@@ -54,6 +67,8 @@ export class Session implements TokenSource {
   /** False until Firebase Auth has reported its first state. */
   ready = false;
   user: User | null = null;
+  /** True while a new user's session is being set up (cookie, GET /me). */
+  pending = false;
   /** The backend's view of the user; null while signed out or when /me failed. */
   me: Me | null = null;
   meError: unknown = null;
@@ -64,6 +79,11 @@ export class Session implements TokenSource {
   private readonly listeners = new Set<() => void>();
   private refreshTimer: number | undefined;
   private lastRefresh = 0;
+  private currentMode: SessionMode;
+  /** Cookie mode: the sign-in in progress, settled once the cookie is set (or failed). */
+  private cookieSignIn: Promise<void> | null = null;
+  /** Counts user changes, so that a slow one does not overwrite a newer one. */
+  private generation = 0;
 
   constructor(readonly config: AppConfig) {
     const app = initializeApp({
@@ -76,7 +96,20 @@ export class Session implements TokenSource {
       // Our own banner says "Auth emulator"; the SDK's would cover the page's bottom.
       connectAuthEmulator(this.auth, `http://${config.authEmulator}`, { disableWarnings: true });
     }
+    this.currentMode = initialSessionMode(config);
     this.api = new Api(config.apiBase, this);
+  }
+
+  get mode(): SessionMode {
+    return this.currentMode;
+  }
+
+  /** Chooses the mode for the next sign-in (kept in the URL as `?mode=`, nowhere else). */
+  setMode(mode: SessionMode): void {
+    if (this.auth.currentUser || this.cookieSignIn || mode === this.currentMode) return;
+    this.currentMode = mode;
+    rememberSessionMode(mode);
+    this.emit();
   }
 
   start(): void {
@@ -97,10 +130,46 @@ export class Session implements TokenSource {
   }
 
   async signIn(email: string, password: string): Promise<void> {
-    await signInWithEmailAndPassword(this.auth, email, password);
+    if (this.currentMode === 'bearer') {
+      await signInWithEmailAndPassword(this.auth, email, password);
+      return;
+    }
+    if (this.cookieSignIn) return; // one at a time
+    const signingIn = (async () => {
+      const { user } = await signInWithEmailAndPassword(this.auth, email, password);
+      try {
+        // The token of a sign-in that just happened: POST /session wants one under 5 minutes old.
+        await this.api.startCookieSession(await user.getIdToken());
+      } catch (error) {
+        await signOut(this.auth); // no half-signed-in state: Firebase yes, API no
+        throw error;
+      }
+    })();
+    this.cookieSignIn = signingIn;
+    try {
+      await signingIn;
+    } finally {
+      this.cookieSignIn = null;
+    }
   }
 
+  /** Signs out: in cookie mode the server first ends the cookie session (all of the user's sessions). */
   async signOut(): Promise<void> {
+    if (this.currentMode === 'cookie' && this.auth.currentUser) {
+      try {
+        await this.api.endCookieSession();
+      } catch (error) {
+        // A 401: the cookie had already expired or been revoked, so there is nothing to end.
+        if (!(error instanceof ApiError && error.status === 401)) {
+          const why = error instanceof ApiError ? describeApiError(error) : String(error);
+          showMessage(
+            'error',
+            `You are signed out of this page, but the server could not end your cookie session, which ` +
+              `stays valid until it expires: sign in and out again to end it. ${why}`,
+          );
+        }
+      }
+    }
     await signOut(this.auth);
   }
 
@@ -108,6 +177,11 @@ export class Session implements TokenSource {
   async end(reason: string): Promise<void> {
     showMessage('error', reason);
     if (this.auth.currentUser) await signOut(this.auth);
+  }
+
+  /** TokenSource for the API: in cookie mode no token is sent, but someone must be signed in. */
+  assertSignedIn(): void {
+    if (!this.auth.currentUser) throw new SessionEnded('You are signed out.');
   }
 
   /** TokenSource for the API: the SDK's cached token, or a new one. */
@@ -129,10 +203,14 @@ export class Session implements TokenSource {
     }
   }
 
-  /** A new ID token now, so that changed role claims apply; then /me again. */
+  /**
+   * A new ID token now, so that changed role claims apply; then /me again. In cookie
+   * mode only /me: the cookie keeps the claims it was made with (removed roles still
+   * stop counting at once, and revocation ends it), and the ID token is not used.
+   */
   async refresh(): Promise<void> {
     this.lastRefresh = Date.now();
-    await this.idToken(true);
+    if (this.currentMode === 'bearer') await this.idToken(true);
     await this.loadMe();
     this.emit();
   }
@@ -154,17 +232,40 @@ export class Session implements TokenSource {
   }
 
   private async userChanged(user: User | null): Promise<void> {
+    const generation = ++this.generation;
     this.user = user;
     this.me = null;
     this.meError = null;
+    this.pending = Boolean(user);
     if (user) {
       this.lastRefresh = Date.now();
+      if (this.currentMode === 'cookie') {
+        // signIn() sets the cookie; it reports its failure, and signs out (a newer change).
+        const signingIn = this.cookieSignIn;
+        if (!signingIn) {
+          await signOut(this.auth); // a user without a cookie session: cannot happen in-memory
+          return;
+        }
+        const started = await signingIn.then(
+          () => true,
+          () => false,
+        );
+        if (!started || generation !== this.generation) return;
+      }
       try {
         await this.loadMe();
       } catch (error) {
+        if (generation !== this.generation) return;
+        if (this.currentMode === 'cookie' && error instanceof ApiError && error.code === 'missing_token') {
+          this.pending = false;
+          await this.end(`${COOKIE_NOT_SENT} [${error.status} ${error.code}]`);
+          return;
+        }
         this.onBackgroundError(error);
       }
+      if (generation !== this.generation) return;
     }
+    this.pending = false;
     this.ready = true;
     this.emit();
   }
@@ -172,7 +273,8 @@ export class Session implements TokenSource {
   private async scheduleRefresh(user: User | null): Promise<void> {
     window.clearTimeout(this.refreshTimer);
     this.tokenExpiresAt = null;
-    if (user) {
+    // Cookie mode sends no ID token, so there is none to keep fresh.
+    if (user && this.currentMode === 'bearer') {
       try {
         const result = await user.getIdTokenResult();
         this.tokenExpiresAt = new Date(result.expirationTime);

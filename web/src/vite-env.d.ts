@@ -6,6 +6,7 @@ interface ImportMetaEnv {
   readonly VITE_FIREBASE_AUTH_DOMAIN?: string;
   readonly VITE_AUTH_EMULATOR?: string;
   readonly VITE_API_BASE?: string;
+  readonly VITE_SESSION_MODE?: string;
 }
 
 interface ImportMeta {

@@ -102,6 +102,11 @@ async function rolesSaved(ctx: Ctx, user: AdminUser, change: RolesChange): Promi
       await ctx.session.end(`Your roles are now: ${roles}. Removing a role signs you out everywhere: please sign in again.`);
       return false;
     }
+    if (ctx.session.mode === 'cookie') {
+      // The cookie keeps the claims it was made with; a new one needs a new sign-in.
+      showMessage('info', `Your roles are now: ${roles}. Your cookie session keeps its old roles: sign out and in again to use the new ones.`);
+      return true;
+    }
     // Granted: a new ID token carries the new claims at once.
     await ctx.session.refresh();
     showMessage('info', `Your roles are now: ${roles}. Your session was refreshed.`);
