@@ -1,26 +1,52 @@
-"""HTTP adapters: one ``Function`` per deployed Cloud Function, plus a local router."""
+"""HTTP adapters: one ``Function`` per deployed Cloud Function, plus a local router.
+
+The function modules are imported on first access (PEP 562), so that importing
+``handlers.me`` (the ``me`` function) does not import the other functions' handlers
+and what they need (pydantic, grpc, Firestore).
+"""
 
 from __future__ import annotations
 
-from flask import Request, Response
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from handlers.admin import admin
-from handlers.http import Function
-from handlers.me import me
-from handlers.projects import projects
-from handlers.session import session
+if TYPE_CHECKING:
+    from flask import Request, Response
 
-FUNCTIONS: tuple[Function, ...] = (me, projects, admin, session)
-#: Answers 404 (JSON, standard headers) for paths no function owns.
-_NO_FUNCTION = Function("", [])
+    from handlers.http import Function
+
+#: The deployable functions, in declaration order, and their modules.
+_FUNCTION_MODULES = {
+    "me": "handlers.me",
+    "projects": "handlers.projects",
+    "admin": "handlers.admin",
+    "session": "handlers.session",
+}
+
+__all__ = ["FUNCTIONS", "admin", "local", "me", "projects", "session"]
+
+
+def _functions() -> tuple[Function, ...]:
+    return tuple(
+        getattr(importlib.import_module(module), name) for name, module in _FUNCTION_MODULES.items()
+    )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "FUNCTIONS":
+        return _functions()
+    module = _FUNCTION_MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
 
 
 def local(request: Request) -> Response:
     """Serve every function on one port, by path prefix, as the deployment does by URL."""
-    for function in FUNCTIONS:
-        if function.owns(request.path.rstrip("/") or "/"):
+    from handlers.http import Function
+
+    path = request.path.rstrip("/") or "/"
+    for function in _functions():
+        if function.owns(path):
             return function(request)
-    return _NO_FUNCTION(request)
-
-
-__all__ = ["FUNCTIONS", "admin", "local", "me", "projects", "session"]
+    return Function("", [])(request)

@@ -100,7 +100,7 @@ def _functions(functions: Iterable[Function] | None) -> Sequence[Function]:
     if functions is None:
         from handlers import FUNCTIONS
 
-        return FUNCTIONS
+        return tuple(FUNCTIONS)
     return tuple(functions)
 
 

@@ -12,6 +12,7 @@ from firebase_admin import _token_gen
 from firebase_admin import auth as fb_auth
 from google.auth.credentials import AnonymousCredentials
 
+from auth import keys
 from tests.unit import tokenforge
 from tests.unit.tokenforge import CertServer, SigningKey
 
@@ -32,7 +33,8 @@ def cert_server(signing_key: SigningKey) -> Iterator[CertServer]:
 
 @pytest.fixture
 def make_production_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]:
-    """Builds firebase-admin apps that fetch token certificates from a given URL.
+    """Builds firebase-admin apps that fetch token certificates from a given URL, both
+    in firebase-admin's verifier and in ``auth.keys`` (the fast path's key store).
 
     The whole suite may run under ``firebase emulators:exec``, which sets
     ``FIREBASE_AUTH_EMULATOR_HOST``; with it firebase-admin accepts unsigned tokens, so
@@ -60,6 +62,9 @@ def make_production_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]
             f"got {verifier.cert_url}"
         )
         assert not client.emulated, "expected the production path, got the Auth emulator's"
+        # auth.keys reads the same URL when it creates the app's key store (lazily, on the
+        # first verification); create it now too, for the same reason.
+        assert keys.for_app(app).url == cert_url
         return app
 
     yield make

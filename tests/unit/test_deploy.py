@@ -272,9 +272,10 @@ def test_unknown_only_target_is_a_usage_error(
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["--config", str(sample), "--dry-run", "--only", only])
     assert exit_info.value.code == 2
-    assert "--only: expected a comma-separated subset of me, projects, admin, session, firestore" in (
-        capsys.readouterr().err
+    expected = (
+        "--only: expected a comma-separated subset of me, projects, admin, session, firestore"
     )
+    assert expected in capsys.readouterr().err
 
 
 # --- running ----------------------------------------------------------------------

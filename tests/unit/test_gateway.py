@@ -25,7 +25,9 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch"}
 
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
-    return gateway.build(PROJECT, REGION, deadlines={"me": 30, "projects": 60, "admin": 60, "session": 30})
+    return gateway.build(
+        PROJECT, REGION, deadlines={"me": 30, "projects": 60, "admin": 60, "session": 30}
+    )
 
 
 def served_operations() -> set[tuple[str, str]]:

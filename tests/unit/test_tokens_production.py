@@ -5,6 +5,11 @@ instead of Google, and checks signature, ``kid``, ``alg``, ``aud``, ``iss``, ``s
 ``exp`` and ``iat`` against the real clock; ``auth.tokens`` repeats the time checks with
 its injected clock, which these tests freeze. ``auth.identity.Authenticator`` is then
 tested end to end on top, with an in-memory user directory.
+
+``auth.tokens.verify_id_token`` verifies on its own fast path (keys held in memory by
+``auth.keys``); ``auth.tokens.verify_id_token_with_sdk`` is firebase-admin's own
+``verify_id_token`` behind the same translation. The token tables run against both
+(a differential test): both must accept, or both reject with the same error.
 """
 
 from __future__ import annotations
@@ -50,6 +55,32 @@ SERVICE_ACCOUNT = f"firebase-adminsdk-abcde@{forge.PROJECT_ID}.iam.gserviceaccou
 def verify(token: str, app: firebase_admin.App, *, now: float, skew: int = SKEW) -> dict[str, Any]:
     """``auth.tokens.verify_id_token`` with our clock frozen at ``now``."""
     return tokens.verify_id_token(token, app=app, clock_skew_seconds=skew, clock=lambda: now)
+
+
+Verify = Callable[..., dict[str, Any]]
+#: The two implementations the token tables run against.
+PATHS: dict[str, Verify] = {
+    "fast_path": tokens.verify_id_token,
+    "firebase_admin": tokens.verify_id_token_with_sdk,
+}
+
+
+@pytest.fixture(params=PATHS.keys())
+def verifier(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Verify:
+    """Each implementation in turn, ``verify``'s signature; the fast path is made unable
+    to fall back on firebase-admin, so that a pass is the fast path's own."""
+    implementation = PATHS[request.param]
+    if request.param == "fast_path":
+
+        def no_sdk(*args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("the fast path called firebase_admin.auth.verify_id_token")
+
+        monkeypatch.setattr(tokens.fb_auth, "verify_id_token", no_sdk)
+
+    def run(token: str, app: firebase_admin.App, *, now: float, skew: int = SKEW) -> Any:
+        return implementation(token, app=app, clock_skew_seconds=skew, clock=lambda: now)
+
+    return run
 
 
 def assert_not_logged(token: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -122,10 +153,100 @@ REJECTED: dict[str, Rejected] = {
     "stripped_signature": Rejected(
         lambda now: forge.with_truncated_signature(forge.mint(now=now), keep=0), InvalidToken
     ),
+    "null_signature_all_zero_bytes": Rejected(
+        lambda now: forge.with_signature(forge.mint(now=now), bytes(256)), InvalidToken
+    ),
+    "signature_of_another_token": Rejected(
+        lambda now: forge.with_signature(
+            forge.mint({"roles": ["admin"]}, now=now),
+            forge.b64url_decode(forge.mint(now=now).split(".")[2]),
+        ),
+        InvalidToken,
+    ),
+    "alg_missing": Rejected(
+        lambda now: forge.mint(header_overrides={"alg": REMOVE}, now=now), InvalidToken
+    ),
+    "alg_rs256_lowercase": Rejected(
+        lambda now: forge.mint(header_overrides={"alg": "rs256"}, now=now), InvalidToken
+    ),
+    "alg_RS512_label": Rejected(
+        lambda now: forge.mint(header_overrides={"alg": "RS512"}, now=now), InvalidToken
+    ),
+    "alg_ES256_label": Rejected(
+        lambda now: forge.mint(header_overrides={"alg": "ES256"}, now=now), InvalidToken
+    ),
+    "alg_none_without_kid": Rejected(
+        lambda now: forge.assemble({"alg": "none", "typ": "JWT"}, forge.claims_for(now=now), b""),
+        InvalidToken,
+    ),
+    "tampered_payload_extends_exp": Rejected(
+        lambda now: forge.with_payload(forge.mint(now=now), {"exp": int(now) + 86400}),
+        InvalidToken,
+    ),
+    "tampered_payload_verifies_email": Rejected(
+        lambda now: forge.with_payload(
+            forge.mint({"email_verified": False}, now=now), {"email_verified": True}
+        ),
+        InvalidToken,
+    ),
     # key id
     "unknown_kid": Rejected(lambda now: forge.mint(now=now, kid="rotated-away"), InvalidToken),
     "missing_kid": Rejected(
         lambda now: forge.mint(header_overrides={"kid": REMOVE}, now=now), InvalidToken
+    ),
+    "empty_kid": Rejected(lambda now: forge.mint(now=now, kid=""), InvalidToken),
+    "kid_not_a_string": Rejected(
+        lambda now: forge.mint(header_overrides={"kid": [forge.DEFAULT_KID]}, now=now),
+        InvalidToken,
+    ),
+    "kid_path_traversal": Rejected(
+        lambda now: forge.mint(now=now, kid="../../../../dev/null"), InvalidToken
+    ),
+    "kid_of_the_attacker_key": Rejected(
+        lambda now: forge.mint(now=now, key=forge.attacker_key(), kid="attacker-key"),
+        InvalidToken,
+    ),
+    # header injection: keys named or embedded by the token are never used nor fetched
+    "jku_points_to_attacker_keys": Rejected(
+        lambda now: forge.mint(
+            header_overrides={"jku": forge.attacker_server().url},
+            now=now,
+            key=forge.attacker_key(),
+        ),
+        InvalidToken,
+    ),
+    "x5u_points_to_attacker_certificate": Rejected(
+        lambda now: forge.mint(
+            header_overrides={"x5u": forge.attacker_server().url},
+            now=now,
+            key=forge.attacker_key(),
+        ),
+        InvalidToken,
+    ),
+    "jwk_embeds_attacker_key": Rejected(
+        lambda now: forge.mint(
+            header_overrides={"jwk": forge.public_jwk(forge.attacker_key())},
+            now=now,
+            key=forge.attacker_key(),
+        ),
+        InvalidToken,
+    ),
+    "x5c_embeds_attacker_certificate": Rejected(
+        lambda now: forge.mint(
+            header_overrides={"x5c": [forge.certificate_der_b64(forge.attacker_key())]},
+            now=now,
+            key=forge.attacker_key(),
+        ),
+        InvalidToken,
+    ),
+    "jku_with_unknown_kid": Rejected(
+        lambda now: forge.mint(
+            header_overrides={"jku": forge.attacker_server().url},
+            now=now,
+            key=forge.attacker_key(),
+            kid="attacker-key",
+        ),
+        InvalidToken,
     ),
     # project
     "wrong_aud_other_project": Rejected(
@@ -156,11 +277,22 @@ REJECTED: dict[str, Rejected] = {
     "session_cookie_is_not_an_id_token": Rejected(
         lambda now: forge.mint({"iss": forge.SESSION_COOKIE_ISSUER}, now=now), InvalidToken
     ),
+    "legacy_custom_token": Rejected(lambda now: forge.legacy_custom_token(), InvalidToken),
+    "aud_as_a_list": Rejected(
+        lambda now: forge.mint({"aud": [forge.PROJECT_ID]}, now=now), InvalidToken
+    ),
+    "aud_missing": Rejected(lambda now: forge.mint({"aud": REMOVE}, now=now), InvalidToken),
+    "iss_missing": Rejected(lambda now: forge.mint({"iss": REMOVE}, now=now), InvalidToken),
+    "iss_with_trailing_slash": Rejected(
+        lambda now: forge.mint({"iss": forge.ISSUER + "/"}, now=now), InvalidToken
+    ),
     # subject
     "empty_sub": Rejected(lambda now: forge.mint({"sub": ""}, now=now), InvalidToken),
     "sub_129_chars": Rejected(lambda now: forge.mint({"sub": "u" * 129}, now=now), InvalidToken),
     "sub_not_a_string": Rejected(lambda now: forge.mint({"sub": 12345}, now=now), InvalidToken),
     "sub_missing": Rejected(lambda now: forge.mint({"sub": REMOVE}, now=now), InvalidToken),
+    "sub_null": Rejected(lambda now: forge.mint({"sub": None}, now=now), InvalidToken),
+    "sub_a_list": Rejected(lambda now: forge.mint({"sub": [UID]}, now=now), InvalidToken),
     # time, as firebase-admin checks it against the real clock
     "expired_an_hour_ago": Rejected(lambda now: forge.mint(now=now - 7200), TokenExpired),
     "expired_just_beyond_skew": Rejected(
@@ -170,6 +302,10 @@ REJECTED: dict[str, Rejected] = {
         lambda now: forge.mint({"iat": int(now) + 600}, now=now), InvalidToken
     ),
     "exp_missing": Rejected(lambda now: forge.mint({"exp": REMOVE}, now=now), InvalidToken),
+    "iat_missing": Rejected(lambda now: forge.mint({"iat": REMOVE}, now=now), InvalidToken),
+    "iat_just_beyond_skew": Rejected(
+        lambda now: forge.mint({"iat": int(now) + SKEW + 2}, now=now), InvalidToken
+    ),
     # time, as only auth.tokens checks it
     "auth_time_in_the_future": Rejected(
         lambda now: forge.mint({"auth_time": int(now) + SKEW + 60}, now=now), InvalidToken
@@ -183,18 +319,88 @@ REJECTED: dict[str, Rejected] = {
 @pytest.mark.parametrize("case", REJECTED.values(), ids=REJECTED.keys())
 def test_rejected_token(
     case: Rejected,
+    verifier: Verify,
     production_app: firebase_admin.App,
     cert_server: CertServer,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
+    attacker_requests = forge.attacker_server().request_count
     now = time.time()
     token = case.build(now)
     with pytest.raises(ApiError) as raised:
-        verify(token, production_app, now=now)
+        verifier(token, production_app, now=now)
     assert type(raised.value) is case.error
     assert raised.value.status == 401
     assert_not_logged(token, caplog)
+    # No outbound request beyond the one normal fetch of the trusted keys: neither an
+    # unknown kid nor a jku/x5u header makes the verifier fetch anything else.
+    assert cert_server.request_count <= 1
+    assert forge.attacker_server().request_count == attacker_requests == 0
+
+
+@dataclass(frozen=True)
+class Accepted:
+    build: TokenBuilder
+
+
+ACCEPTED: dict[str, Accepted] = {
+    "plain": Accepted(lambda now: forge.mint(now=now)),
+    "sub_128_chars": Accepted(lambda now: forge.mint({"sub": "u" * 128}, now=now)),
+    "expired_within_skew": Accepted(
+        lambda now: forge.mint({"exp": int(now) - SKEW + 1}, now=now - 3600)
+    ),
+    "issued_within_skew_in_the_future": Accepted(
+        lambda now: forge.mint({"iat": int(now) + SKEW - 1, "auth_time": int(now)}, now=now)
+    ),
+    "no_typ_header": Accepted(lambda now: forge.mint(header_overrides={"typ": REMOVE}, now=now)),
+    "unknown_header_and_claims": Accepted(
+        lambda now: forge.mint({"custom": {"a": [1, 2]}}, header_overrides={"x": 1}, now=now)
+    ),
+    "unicode_claims": Accepted(
+        lambda now: forge.mint({"name": "Zoë ✓", "email": "zoë@exämple.com"}, now=now)
+    ),
+    "roles_claim": Accepted(lambda now: forge.mint({"roles": ["admin"]}, now=now)),
+    "float_times": Accepted(
+        lambda now: forge.mint({"iat": now - 1.5, "exp": now + 100.5, "auth_time": now - 2.5})
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_accepted_token_gives_the_same_claims_on_both_paths(
+    case: Accepted, production_app: firebase_admin.App, cert_server: CertServer
+) -> None:
+    now = time.time()
+    token = case.build(now)
+    reference = tokens.verify_id_token_with_sdk(token, app=production_app, clock_skew_seconds=SKEW)
+    claims = verify(token, production_app, now=now)
+    assert claims == reference
+    assert claims["uid"] == claims["sub"]
+    assert cert_server.request_count == 2  # one fetch each: firebase-admin's, and ours
+
+
+def test_fast_path_fetches_once_and_never_delegates(
+    verifier: Verify, production_app: firebase_admin.App, cert_server: CertServer
+) -> None:
+    now = time.time()
+    for n in range(50):
+        assert verifier(forge.mint(uid=f"user-{n}", now=now), production_app, now=now)
+    assert cert_server.request_count == 1
+
+
+def test_emulator_mode_delegates_to_firebase_admin(
+    production_app: firebase_admin.App, cert_server: CertServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the Auth emulator, tokens are unsigned and only firebase-admin accepts them;
+    the fast path steps aside and fetches no keys."""
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9")
+    now = time.time()
+    claims = verify(forge.unsigned(now=now), production_app, now=now)
+    assert claims["uid"] == UID
+    assert cert_server.request_count == 0
+    with pytest.raises(TokenExpired):  # the time checks still apply
+        verify(forge.unsigned(now=now - 7200), production_app, now=now)
 
 
 def test_rejections_are_logged_without_the_token(
@@ -216,13 +422,20 @@ MALFORMED: dict[str, str] = {
     "firebase_refresh_token": "AMf-vBx0secretRefreshTokenValue0123456789abcdefghijklmnop",
     "four_segments": forge.mint() + ".extra",
     "not_base64": "eyJ!!!.eyJ!!!.sig",
+    "two_segments": ".".join(forge.mint().split(".")[:2]),
+    "empty_segments": "..",
+    "header_is_a_list": forge.b64url(b"[]") + "." + forge.mint().split(".", 1)[1],
+    "payload_is_a_string": forge.mint().split(".")[0] + "." + forge.b64url(b'"x"') + ".sig",
+    "payload_not_json": forge.mint().split(".")[0] + "." + forge.b64url(b"{x") + ".sig",
 }
 
 
 @pytest.mark.parametrize("token", MALFORMED.values(), ids=MALFORMED.keys())
-def test_malformed_token_is_rejected(token: str, production_app: firebase_admin.App) -> None:
+def test_malformed_token_is_rejected(
+    token: str, verifier: Verify, production_app: firebase_admin.App
+) -> None:
     with pytest.raises(InvalidToken):
-        verify(token, production_app, now=time.time())
+        verifier(token, production_app, now=time.time())
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ from typing import Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 PROJECT_ID: Final = "demo-unit"
@@ -243,6 +243,72 @@ def with_truncated_signature(token: str, keep: int) -> str:
     return f"{header_segment}.{payload_segment}.{signature_segment[:keep]}"
 
 
+def with_signature(token: str, signature: bytes) -> str:
+    """``token`` with its signature replaced by ``signature`` (e.g. all zero bytes)."""
+    header_segment, payload_segment, _ = token.split(".")
+    return f"{header_segment}.{payload_segment}.{b64url(signature)}"
+
+
+def legacy_custom_token(uid: str = DEFAULT_UID) -> str:
+    """A pre-2016 Firebase custom token: HS256, no ``kid``, ``{"v": 0, "d": {"uid": ...}}``."""
+    header = {"alg": "HS256", "typ": "JWT"}
+    claims = {"v": 0, "iat": int(time.time()), "d": {"uid": uid}}
+    mac = hmac.new(b"legacy-secret", signing_input(header, claims), hashlib.sha256).digest()
+    return assemble(header, claims, mac)
+
+
+def public_jwk(key: SigningKey) -> Claims:
+    """The public half of ``key`` as a JWK (what a ``jwk`` header injection embeds)."""
+    numbers = key.private_key.public_key().public_numbers()
+    return {
+        "kty": "RSA",
+        "kid": key.kid,
+        "use": "sig",
+        "alg": "RS256",
+        "n": b64url(numbers.n.to_bytes((numbers.n.bit_length() + 7) // 8, "big")),
+        "e": b64url(numbers.e.to_bytes((numbers.e.bit_length() + 7) // 8, "big")),
+    }
+
+
+def certificate_der_b64(key: SigningKey) -> str:
+    """The certificate of ``key`` as standard base64 DER (an ``x5c`` header entry)."""
+    certificate = x509.load_pem_x509_certificate(key.certificate_pem.encode("ascii"))
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+
+
+@functools.cache
+def rotated_key() -> SigningKey:
+    """A second trusted key, published later under a new ``kid`` (a key rotation)."""
+    return SigningKey.generate("unit-test-key-2")
+
+
+@functools.cache
+def ec_certificate_pem() -> str:
+    """A self-signed P-256 certificate: a key google-auth cannot use for RS256."""
+    private_key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ec.tokenforge.test")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(private_key, hashes.SHA256())
+    )
+    return certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+@functools.cache
+def attacker_server() -> CertServer:
+    """A key server an attacker controls, serving the attacker key under the trusted
+    ``kid``. Header injections (``jku``, ``x5u``) point at it; nothing may ever call it.
+    Started once per process and left running (a daemon thread)."""
+    return CertServer({DEFAULT_KID: attacker_key().certificate_pem}).start()
+
+
 def claims_of(token: str) -> Claims:
     """The (unverified) payload of ``token``."""
     return decode_segment(token.split(".")[1])
@@ -267,6 +333,8 @@ class CertServer:
         self._max_age = max_age_seconds
         self._status = 200
         self._requests = 0
+        self._delay = 0.0
+        self._age: int | None = None
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -340,11 +408,30 @@ class CertServer:
             self._status = 200
             self._max_age = self._default_max_age
             self._requests = 0
+            self._delay = 0.0
+            self._age = None
+
+    def set_certificates(self, certificates: Mapping[str, str]) -> None:
+        """Serve these certificates from now on (a key rotation)."""
+        with self._lock:
+            self._certificates = dict(certificates)
+
+    def set_delay(self, seconds: float) -> None:
+        """Answer every request only after ``seconds`` (a slow key endpoint)."""
+        with self._lock:
+            self._delay = seconds
+
+    def set_age(self, seconds: int | None) -> None:
+        """Send ``Age: seconds`` (the response came from a shared cache that old)."""
+        with self._lock:
+            self._age = seconds
 
     def _respond(self) -> tuple[int, dict[str, str], bytes]:
         with self._lock:
             self._requests += 1
-            status, max_age = self._status, self._max_age
+            status, max_age, delay, age = self._status, self._max_age, self._delay, self._age
+        if delay:
+            time.sleep(delay)
         if status == -200:
             return 200, {"Content-Type": "text/html"}, b"<html>proxy error</html>"
         if status != 200:
@@ -354,7 +441,11 @@ class CertServer:
             "Content-Type": "application/json; charset=UTF-8",
             "Cache-Control": f"public, max-age={max_age}, must-revalidate, no-transform",
         }
-        return 200, headers, json.dumps(self._certificates).encode()
+        if age is not None:
+            headers["Age"] = str(age)
+        with self._lock:
+            certificates = dict(self._certificates)
+        return 200, headers, json.dumps(certificates).encode()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         owner = self

@@ -1,0 +1,266 @@
+"""Google's ID-token signing keys, fetched when needed and held parsed in memory.
+
+firebase-admin asks its HTTP cache for the certificates and parses the X.509 PEM of
+the token's key on every ``verify_id_token`` call; that costs several times the RSA
+check itself. ``PublicKeys`` keeps the parsed keys (``cryptography`` objects, by
+``kid``) and fetches them:
+
+- never at import time: the first verification fetches;
+- again when the response's ``Cache-Control: max-age`` (less its ``Age``) has passed,
+  as firebase-admin's HTTP cache does (no max-age, ``no-store`` or ``no-cache``:
+  every call fetches, as there);
+- again for a ``kid`` it does not know, so a rotation is picked up at once, but at
+  most once per ``UNKNOWN_KID_REFETCH_SECONDS``: tokens with made-up ``kid`` values
+  cannot make it fetch per request;
+- once for any number of threads that need keys at the same moment (single flight):
+  the others wait for that fetch and share its outcome, success or failure;
+- after a failed fetch, not again for ``FAILURE_BACKOFF_SECONDS``: requests in
+  between fail at once instead of each waiting for its own timeout.
+
+A fetch that fails (transport error, non-200, a body that is not a JSON map of
+certificates, no usable RSA key) raises ``KeyFetchError``; ``auth.tokens`` turns it
+into ``AuthUnavailable`` (503), never into an invalid token.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Final
+
+import firebase_admin
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+from firebase_admin import _http_client, _token_gen
+
+logger = logging.getLogger(__name__)
+
+#: Minimum interval between fetches caused by an unknown ``kid`` (key rotation).
+UNKNOWN_KID_REFETCH_SECONDS: Final = 30.0
+#: After a failed fetch, callers fail at once for this long instead of fetching again.
+FAILURE_BACKOFF_SECONDS: Final = 1.0
+#: Upper bound on how long one response is trusted, whatever its max-age says.
+MAX_CACHE_SECONDS: Final = 24 * 3600
+#: Google's response is ~4 KB; anything far larger is not a certificate map.
+MAX_BODY_BYTES: Final = 256 * 1024
+#: Google publishes two or three keys at a time; more is not a certificate map.
+MAX_KEYS: Final = 64
+
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:[,=]|$)", re.IGNORECASE)
+_CERTIFICATE_MARKER: Final = b"-----BEGIN CERTIFICATE-----"
+
+Monotonic = Callable[[], float]
+
+
+class KeyFetchError(Exception):
+    """Google's public keys could not be fetched or understood."""
+
+
+@dataclass(frozen=True)
+class Response:
+    """What a fetch returns: the status, the headers that matter and the body."""
+
+    status: int
+    body: bytes
+    cache_control: str = ""
+    age: str = ""
+
+
+Fetch = Callable[[str, float], Response]
+
+
+def http_fetch(url: str, timeout: float) -> Response:
+    """GET ``url`` with ``requests``. Raises: KeyFetchError on any transport failure."""
+    try:
+        with requests.get(url, timeout=timeout, stream=True) as reply:
+            body = reply.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
+            return Response(
+                status=reply.status_code,
+                body=body,
+                cache_control=reply.headers.get("Cache-Control", ""),
+                age=reply.headers.get("Age", ""),
+            )
+    except (requests.RequestException, OSError) as error:
+        raise KeyFetchError(f"expected Google's public keys from {url}, got {error!r}") from None
+
+
+@dataclass(frozen=True)
+class _State:
+    """One immutable snapshot; replaced as a whole, so readers need no lock."""
+
+    keys: Mapping[str, RSAPublicKey] = field(default_factory=dict)
+    #: Monotonic time until which ``keys`` are used without fetching.
+    fresh_until: float = float("-inf")
+    #: Monotonic time of the last fetch attempt, successful or not.
+    attempted_at: float = float("-inf")
+    #: The outcome of the last attempt, if it failed.
+    error: KeyFetchError | None = None
+
+
+class PublicKeys:
+    """The RSA public keys published at one URL, by ``kid``. Thread-safe."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        timeout: float,
+        fetch: Fetch = http_fetch,
+        monotonic: Monotonic = time.monotonic,
+        unknown_kid_refetch_seconds: float = UNKNOWN_KID_REFETCH_SECONDS,
+        failure_backoff_seconds: float = FAILURE_BACKOFF_SECONDS,
+    ) -> None:
+        self.url = url
+        self._timeout = timeout
+        self._fetch = fetch
+        self._monotonic = monotonic
+        self._refetch_interval = unknown_kid_refetch_seconds
+        self._backoff = failure_backoff_seconds
+        self._state = _State()
+        self._fetch_lock = threading.Lock()
+        #: Number of fetches started (for tests and benchmarks).
+        self.fetches = 0
+
+    def get(self, kid: str) -> RSAPublicKey | None:
+        """The key named ``kid``, or ``None`` if the URL does not publish it.
+
+        Raises:
+            KeyFetchError: the keys had to be fetched and could not be.
+        """
+        state = self._state
+        now = self._monotonic()
+        if now >= state.fresh_until:
+            state = self._refresh(state)
+        key = state.keys.get(kid)
+        if key is None and now - state.attempted_at >= self._refetch_interval:
+            # Perhaps a rotation: Google signs with a key we have not seen yet.
+            state = self._refresh(state)
+            key = state.keys.get(kid)
+        return key
+
+    def _refresh(self, seen: _State) -> _State:
+        with self._fetch_lock:
+            current = self._state
+            if current is not seen:
+                # Another thread fetched while this one waited: share its outcome.
+                if current.error is not None:
+                    raise current.error
+                return current
+            if current.error is not None and (
+                self._monotonic() - current.attempted_at < self._backoff
+            ):
+                raise current.error
+            self.fetches += 1
+            try:
+                keys, max_age = self._download()
+            except KeyFetchError as error:
+                logger.warning("could not fetch Google's token keys: %s", error)
+                self._state = _State(
+                    keys=current.keys,
+                    fresh_until=current.fresh_until,
+                    attempted_at=self._monotonic(),
+                    error=error,
+                )
+                raise
+            fetched_at = self._monotonic()
+            self._state = _State(
+                keys=keys, fresh_until=fetched_at + max_age, attempted_at=fetched_at
+            )
+            return self._state
+
+    def _download(self) -> tuple[dict[str, RSAPublicKey], float]:
+        response = self._fetch(self.url, self._timeout)
+        if response.status != 200:
+            raise KeyFetchError(f"expected status 200 from {self.url}, got {response.status}")
+        return parse_certificates(response.body), cache_seconds(response)
+
+
+def cache_seconds(response: Response) -> float:
+    """How long a response may be used: ``max-age`` less ``Age``; 0 if not cacheable."""
+    directives = response.cache_control
+    match = _MAX_AGE.search(directives)
+    if match is None or _NO_CACHE.search(directives):
+        return 0.0
+    age = int(response.age) if response.age.strip().isdigit() else 0
+    return float(max(0, min(int(match.group(1)), MAX_CACHE_SECONDS) - age))
+
+
+def parse_certificates(body: bytes) -> dict[str, RSAPublicKey]:
+    """``{kid: PEM}`` (X.509 certificates or public keys) to RSA public keys.
+
+    Entries that are not RSA keys are skipped, as google-auth would fail on them.
+
+    Raises:
+        KeyFetchError: not a JSON object of PEM strings, or no usable RSA key in it.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        raise KeyFetchError(f"expected a certificate map under {MAX_BODY_BYTES} bytes")
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise KeyFetchError("expected a JSON object of certificates, got non-JSON") from None
+    if not isinstance(document, dict) or len(document) > MAX_KEYS:
+        raise KeyFetchError(
+            f"expected a JSON object of at most {MAX_KEYS} certificates, "
+            f"got {type(document).__name__}"
+        )
+    keys: dict[str, RSAPublicKey] = {}
+    for kid, pem in document.items():
+        key = _public_key(pem)
+        if key is None:
+            logger.warning("skipped Google token key %r: expected an RSA PEM", kid)
+        else:
+            keys[kid] = key
+    if not keys:
+        raise KeyFetchError("expected at least one RSA certificate, got none")
+    return keys
+
+
+def _public_key(pem: object) -> RSAPublicKey | None:
+    """What google-auth's ``RSAVerifier.from_string`` builds, or None."""
+    if not isinstance(pem, str):
+        return None
+    data = pem.encode("utf-8")
+    try:
+        key: object = (
+            x509.load_pem_x509_certificate(data).public_key()
+            if _CERTIFICATE_MARKER in data
+            else load_pem_public_key(data)
+        )
+    except (ValueError, TypeError):
+        return None
+    return key if isinstance(key, RSAPublicKey) else None
+
+
+# --- one store per firebase-admin app ----------------------------------------
+
+_stores: weakref.WeakKeyDictionary[firebase_admin.App, PublicKeys] = weakref.WeakKeyDictionary()
+_stores_lock = threading.Lock()
+
+
+def for_app(app: firebase_admin.App) -> PublicKeys:
+    """The key store of ``app``, created (empty) on first use.
+
+    The URL is firebase-admin's ``ID_TOKEN_CERT_URI`` and the timeout the app's
+    ``httpTimeout``, read when the store is created, as firebase-admin reads them
+    when it builds the app's auth client. A deleted app's store goes with it.
+    """
+    store = _stores.get(app)
+    if store is not None:
+        return store
+    with _stores_lock:
+        store = _stores.get(app)
+        if store is None:
+            timeout = app.options.get("httpTimeout", _http_client.DEFAULT_TIMEOUT_SECONDS)
+            store = PublicKeys(_token_gen.ID_TOKEN_CERT_URI, timeout=float(timeout))
+            _stores[app] = store
+        return store

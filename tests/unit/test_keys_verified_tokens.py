@@ -1,0 +1,167 @@
+"""``auth.tokens`` remembers tokens it verified (signature and static claims), so a
+token presented again skips the RSA check; the answer must stay the one a full
+verification would give: times re-checked, the key still published and unchanged,
+the project part of the identity, the cache bounded."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import firebase_admin
+import pytest
+
+from auth import keys, tokens
+from auth.keys import PublicKeys
+from auth.tokens import VerifiedTokens, verified_tokens
+from core.errors import InvalidToken, TokenExpired
+from tests.unit import tokenforge as forge
+from tests.unit.conftest import AppFactory
+from tests.unit.test_keys import FakeClock, ScriptedFetch, certificates, ok, store
+from tests.unit.tokenforge import CertServer
+
+SKEW = 5
+
+
+def verify(
+    token: str,
+    app: firebase_admin.App,
+    *,
+    now: float,
+    public_keys: PublicKeys | None = None,
+    remember: bool = True,
+) -> dict[str, Any]:
+    return tokens.verify_id_token(
+        token,
+        app=app,
+        clock_skew_seconds=SKEW,
+        clock=lambda: now,
+        keys=public_keys,
+        remember=remember,
+    )
+
+
+def test_a_token_presented_again_is_a_hit_with_fresh_claims(
+    production_app: firebase_admin.App,
+) -> None:
+    now = time.time()
+    token = forge.mint(now=now)
+    first = verify(token, production_app, now=now)
+    first["roles"] = ["admin"]  # a caller mutating its claims must not affect the next one
+    cache = verified_tokens(keys.for_app(production_app))
+    second = verify(token, production_app, now=now)
+    assert cache.hits == 1
+    assert "roles" not in second
+    assert second == verify(token, production_app, now=now, remember=False)
+    assert cache.hits == 1
+
+
+def test_times_are_checked_again_on_a_hit(production_app: firebase_admin.App) -> None:
+    now = time.time()
+    token = forge.mint(now=now)
+    verify(token, production_app, now=now)
+    with pytest.raises(TokenExpired):
+        verify(token, production_app, now=now + 3600 + SKEW + 1)
+    with pytest.raises(InvalidToken):  # our clock far behind the token's iat
+        verify(token, production_app, now=now - 600)
+
+
+def test_an_edited_token_is_never_a_hit(production_app: firebase_admin.App) -> None:
+    now = time.time()
+    token = forge.mint(now=now)
+    verify(token, production_app, now=now)
+    with pytest.raises(InvalidToken):
+        verify(forge.with_payload(token, {"roles": ["admin"]}), production_app, now=now)
+    assert verified_tokens(keys.for_app(production_app)).hits == 0
+
+
+def test_a_refresh_of_the_keys_verifies_again() -> None:
+    fetch, clock = ScriptedFetch([ok()]), FakeClock()
+    public_keys = store(fetch, clock)
+    now = time.time()
+    token = forge.mint(now=now)
+    app = _app_for(public_keys)
+    verify(token, app, now=now, public_keys=public_keys)
+    clock.advance(3600)  # max-age passed: new key objects
+    verify(token, app, now=now, public_keys=public_keys)
+    assert fetch.calls == 2
+    assert verified_tokens(public_keys).hits == 0
+
+
+def test_a_key_google_stopped_publishing_is_not_trusted_from_the_cache() -> None:
+    rotated_only = ok(certificates(forge.rotated_key()))
+    fetch, clock = ScriptedFetch([ok(), rotated_only]), FakeClock()
+    public_keys = store(fetch, clock)
+    now = time.time()
+    token = forge.mint(now=now)
+    app = _app_for(public_keys)
+    verify(token, app, now=now, public_keys=public_keys)
+    clock.advance(3600)
+    with pytest.raises(InvalidToken):
+        verify(token, app, now=now, public_keys=public_keys)
+
+
+def test_the_project_is_part_of_what_is_remembered(
+    make_production_app: AppFactory, cert_server: CertServer
+) -> None:
+    cert_server.reset()
+    app = make_production_app(cert_server.url)
+    other = firebase_admin.initialize_app(
+        app.credential, options={"projectId": "demo-other"}, name="other-project"
+    )
+    try:
+        shared = keys.for_app(app)
+        now = time.time()
+        token = forge.mint(now=now)
+        verify(token, app, now=now, public_keys=shared)
+        with pytest.raises(InvalidToken):
+            verify(token, other, now=now, public_keys=shared)
+    finally:
+        firebase_admin.delete_app(other)
+
+
+def test_remember_false_never_fills_nor_reads_the_cache(
+    production_app: firebase_admin.App,
+) -> None:
+    now = time.time()
+    token = forge.mint(now=now)
+    for _ in range(3):
+        verify(token, production_app, now=now, remember=False)
+    assert len(verified_tokens(keys.for_app(production_app))) == 0
+
+
+def test_the_cache_is_bounded_oldest_first() -> None:
+    cache = VerifiedTokens(max_entries=3)
+    key = forge.signing_key().private_key.public_key()
+    for n in range(5):
+        cache.put(bytes([n]), "kid", key)
+    assert len(cache) == 3
+    assert [cache.get(bytes([n])) is not None for n in range(5)] == [False, False, True, True, True]
+    cache.put(bytes([2]), "kid", key)  # put again: now the newest
+    cache.put(bytes([5]), "kid", key)
+    assert cache.get(bytes([3])) is None
+    assert cache.get(bytes([2])) is not None
+
+
+_apps: list[firebase_admin.App] = []
+
+
+def _app_for(public_keys: PublicKeys) -> firebase_admin.App:
+    """An app of the token's project; its key store is unused (keys are passed in)."""
+    from google.auth.credentials import AnonymousCredentials
+
+    app = firebase_admin.initialize_app(
+        AnonymousCredentials(),  # type: ignore[no-untyped-call]
+        options={"projectId": forge.PROJECT_ID},
+        name=f"verified-{len(_apps)}-{id(public_keys)}",
+    )
+    _apps.append(app)
+    return app
+
+
+@pytest.fixture(autouse=True)
+def _delete_apps(monkeypatch: pytest.MonkeyPatch) -> Any:
+    monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST", raising=False)
+    yield
+    while _apps:
+        firebase_admin.delete_app(_apps.pop())
