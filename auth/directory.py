@@ -50,12 +50,12 @@ class UserDirectory:
 
     def get(self, uid: str) -> UserRecord:
         """Raises: UserNotFound, AuthUnavailable."""
-        with _translated():
+        with translated():
             return _record(fb_auth.get_user(uid, app=self._app))
 
     def find_by_email(self, email: str) -> UserRecord:
         """Raises: UserNotFound, AuthUnavailable."""
-        with _translated():
+        with translated():
             return _record(fb_auth.get_user_by_email(email, app=self._app))
 
     def exists(self, uid: str) -> bool:
@@ -68,7 +68,7 @@ class UserDirectory:
 
     def set_custom_claims(self, uid: str, claims: dict[str, Any]) -> None:
         """Replace all custom claims of ``uid``. Raises: UserNotFound, AuthUnavailable."""
-        with _translated():
+        with translated():
             fb_auth.set_custom_user_claims(uid, claims or None, app=self._app)
 
     def revoke_sessions(self, uid: str) -> int:
@@ -80,7 +80,7 @@ class UserDirectory:
         Raises: UserNotFound, AuthUnavailable.
         """
         revoked_at = int(self._clock())
-        with _translated():
+        with translated():
             fb_auth.revoke_refresh_tokens(uid, app=self._app)
         return revoked_at
 
@@ -97,7 +97,8 @@ def _record(user: Any) -> UserRecord:
 
 
 @contextmanager
-def _translated() -> Iterator[None]:
+def translated() -> Iterator[None]:
+    """Turn firebase-admin user-management errors into ours (the one place that does)."""
     try:
         yield
     except fb_auth.UserNotFoundError:

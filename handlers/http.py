@@ -229,15 +229,18 @@ def authenticated(
 def framework_error(error: HTTPException) -> Response:
     """Render errors raised by Flask/functions-framework before our code runs (a path
     its own route cannot match, a body Flask refuses) as our JSON errors."""
-    status = error.code or 500
-    known: dict[int, errors.ApiError] = {
-        400: errors.BadRequest(),
-        404: errors.NotFound("No such route."),
-        405: errors.MethodNotAllowed(list(getattr(error, "valid_methods", None) or ["OPTIONS"])),
-        413: errors.PayloadTooLarge(),
-        415: errors.UnsupportedMediaType(),
-    }
-    api_error = known.get(status) or errors.InternalError()
+    api_error: errors.ApiError
+    if error.code == 404:
+        api_error = errors.NotFound("No such route.")
+    elif error.code == 405:
+        api_error = errors.MethodNotAllowed(getattr(error, "valid_methods", None) or ["OPTIONS"])
+    else:
+        simple: dict[int, type[errors.ApiError]] = {
+            400: errors.BadRequest,
+            413: errors.PayloadTooLarge,
+            415: errors.UnsupportedMediaType,
+        }
+        api_error = simple.get(error.code or 500, errors.InternalError)()
     response = error_response(api_error)
     response.vary.add("Origin")
     return with_standard_headers(response, uuid.uuid4().hex)

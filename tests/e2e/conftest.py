@@ -43,7 +43,7 @@ from playwright.sync_api import (
     sync_playwright,
 )
 
-from tests.integration.emulator import AuthEmulator, FirestoreEmulator
+from tests.integration.emulator import AuthEmulator, FirestoreEmulator, stop_unless_emulators
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 WEB_DIR = REPO_ROOT / "web"
@@ -73,19 +73,12 @@ _phase_reports = pytest.StashKey[dict[str, pytest.TestReport]]()
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Stop the run when browser tests are collected but the emulators are absent."""
-    missing = [
-        name
-        for name in ("FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST")
-        if not os.environ.get(name)
-    ]
-    here = Path(__file__).parent
-    if missing and any(here in item.path.parents for item in items):
-        pytest.exit(
-            f"the browser tests need the Firebase emulators, but {' and '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not set. Run them with "
-            "`scripts/test tests/e2e` (it starts and stops the emulators).",
-            returncode=pytest.ExitCode.USAGE_ERROR,
-        )
+    stop_unless_emulators(
+        items,
+        Path(__file__).parent,
+        "browser tests",
+        "Run them with `scripts/test tests/e2e` (it starts and stops the emulators).",
+    )
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -16,27 +16,26 @@ import pytest
 from flask.testing import FlaskClient
 
 from tests.integration.api import Api
-from tests.integration.emulator import AuthEmulator, EmulatorUser, FirestoreEmulator, MakeUser
+from tests.integration.emulator import (
+    AuthEmulator,
+    EmulatorUser,
+    FirestoreEmulator,
+    MakeUser,
+    stop_unless_emulators,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Stop the run when integration tests are collected but the emulators are absent."""
-    missing = [
-        name
-        for name in ("FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST")
-        if not os.environ.get(name)
-    ]
-    here = Path(__file__).parent
-    if missing and any(here in item.path.parents for item in items):
-        pytest.exit(
-            f"the integration tests need the Firebase emulators, but {' and '.join(missing)} "
-            f"{'is' if len(missing) == 1 else 'are'} not set. Run the suite with scripts/test "
-            "(it starts and stops the emulators), or only the unit tier with "
-            "`python -m pytest tests/unit`.",
-            returncode=pytest.ExitCode.USAGE_ERROR,
-        )
+    stop_unless_emulators(
+        items,
+        Path(__file__).parent,
+        "integration tests",
+        "Run the suite with scripts/test (it starts and stops the emulators), or only "
+        "the unit tier with `python -m pytest tests/unit`.",
+    )
 
 
 #: Password of every user made by ``make_user``.

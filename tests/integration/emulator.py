@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from dataclasses import dataclass, replace
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Protocol
 
+import pytest
 import requests
 
 __all__ = [
@@ -25,6 +28,7 @@ __all__ = [
     "bearer",
     "decode_fields",
     "encode_fields",
+    "stop_unless_emulators",
     "token_claims",
 ]
 
@@ -270,3 +274,25 @@ def _decode(value: dict[str, Any]) -> Any:
         return decode_fields(raw.get("fields", {}))
     # nullValue, booleanValue, doubleValue, stringValue, referenceValue, bytesValue (base64).
     return raw
+
+
+def stop_unless_emulators(items: list[Any], tier: Path, what: str, how: str) -> None:
+    """Stop the run (never skip) when tests of ``tier`` are collected without emulators.
+
+    Args:
+        items: the collected pytest items.
+        tier: the directory of the tier's tests.
+        what: the tier, for the message ("integration tests").
+        how: how to run it instead.
+    """
+    missing = [
+        name
+        for name in ("FIREBASE_AUTH_EMULATOR_HOST", "FIRESTORE_EMULATOR_HOST")
+        if not os.environ.get(name)
+    ]
+    if missing and any(tier in item.path.parents for item in items):
+        pytest.exit(
+            f"the {what} need the Firebase emulators, but {' and '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} not set. {how}",
+            returncode=pytest.ExitCode.USAGE_ERROR,
+        )

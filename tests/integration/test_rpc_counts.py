@@ -129,9 +129,7 @@ def test_idempotent_create_adds_one_commit_for_the_record(
     assert calls.auth == {}
 
 
-def test_revocation_checks_are_cached_per_user(
-    api: Api, make_user: MakeUser, calls: Calls
-) -> None:
+def test_revocation_checks_are_cached_per_user(api: Api, make_user: MakeUser, calls: Calls) -> None:
     """Ordinary requests of one user: one Auth lookup, then none within the window."""
     user = make_user()
     calls.reset()

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import firebase_admin
 from firebase_admin import auth as fb_auth
-from firebase_admin import exceptions as fb_exceptions
 
+from auth.directory import translated
 from auth.principal import Role, roles_from_claims
-from core.errors import AuthUnavailable, UserNotFound
 
 logger = logging.getLogger(__name__)
 #: Users per ``list_users`` call (firebase-admin's maximum).
@@ -49,7 +47,7 @@ class UserInfo:
 
 def get(app: firebase_admin.App, *, uid: str | None = None, email: str | None = None) -> UserInfo:
     """One user by uid or by email. Raises: UserNotFound, AuthUnavailable."""
-    with _translated():
+    with translated():
         user = (
             fb_auth.get_user_by_email(email, app=app)
             if email is not None
@@ -63,12 +61,12 @@ def iter_users(app: firebase_admin.App, page_size: int = PAGE_SIZE) -> Iterator[
 
     Raises: AuthUnavailable (while iterating).
     """
-    with _translated():
+    with translated():
         page = fb_auth.list_users(max_results=page_size, app=app)
     while page is not None:
         for user in page.users:
             yield _info(user)
-        with _translated():
+        with translated():
             page = page.get_next_page()
 
 
@@ -90,13 +88,3 @@ def _info(user: Any) -> UserInfo:
 def _from_millis(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(value / 1000, UTC) if value else None
 
-
-@contextmanager
-def _translated() -> Iterator[None]:
-    try:
-        yield
-    except fb_auth.UserNotFoundError:
-        raise UserNotFound() from None
-    except fb_exceptions.FirebaseError as error:
-        logger.warning("Auth backend call failed: %s (%s)", type(error).__name__, error.code)
-        raise AuthUnavailable() from None
