@@ -1,16 +1,10 @@
-"""Who may do what to a project: the whole rule set, as pure functions.
+"""Who may do what to a project: the project API over the declaration.
 
-| action                          | allowed                                 |
-|---------------------------------|-----------------------------------------|
-| create                          | any signed-in user with a verified email |
-| read                            | owner, editors, viewers, admin, auditor |
-| update name/description         | owner, editors, admin                   |
-| add/remove members, transfer    | owner, admin (a member may remove self) |
-| delete                          | owner, admin                            |
-
-Writes additionally need a verified email (``require_verified_email``).
-Deny by default: an action is allowed only when a row above names the caller.
-``firestore.rules`` encodes the same table for direct Firestore clients;
+The rules themselves are data in ``auth/resources.py`` (``PROJECTS``); this module
+names the project actions for the services and keeps the role-only decisions
+(listing anyone's projects, the audit log, role management).
+Deny by default: an action is allowed only when a grant names the caller.
+``firestore.rules`` is generated from the same declaration;
 ``tests/integration/test_rules_parity.py`` checks the two agree.
 """
 
@@ -19,12 +13,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
+from auth import declaration
+from auth.declaration import Decision
 from auth.principal import Principal, Role
-from core.errors import EmailNotVerified, NotFound, PermissionDenied
+from auth.resources import PROJECTS
 
 
 class Action(StrEnum):
+    """The project actions (the grant names of ``PROJECTS``)."""
+
     READ = "read"
     UPDATE = "update"
     MANAGE_MEMBERS = "manage_members"
@@ -59,48 +58,20 @@ class ProjectAccess:
             return Relation.VIEWER
         return Relation.NONE
 
-
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    #: The rule that decided, e.g. ``owner``, ``role:admin`` or ``deny``.
-    rule: str
-
-
-@dataclass(frozen=True)
-class Rule:
-    relations: frozenset[Relation]
-    roles: frozenset[Role]
-
-
-def _rule(relations: set[Relation], roles: set[Role]) -> Rule:
-    return Rule(frozenset(relations), frozenset(roles))
-
-
-_O, _E, _V = Relation.OWNER, Relation.EDITOR, Relation.VIEWER
-
-RULES: Mapping[Action, Rule] = {
-    Action.READ: _rule({_O, _E, _V}, {Role.ADMIN, Role.AUDITOR}),
-    Action.UPDATE: _rule({_O, _E}, {Role.ADMIN}),
-    Action.MANAGE_MEMBERS: _rule({_O}, {Role.ADMIN}),
-    Action.LEAVE: _rule({_E, _V}, set()),
-    Action.TRANSFER: _rule({_O}, {Role.ADMIN}),
-    Action.DELETE: _rule({_O}, {Role.ADMIN}),
-}
-
-WRITE_ACTIONS = frozenset(set(Action) - {Action.READ})
+    def document(self) -> dict[str, Any]:
+        """The access fields as stored (what the declaration's relations read)."""
+        editors, viewers = sorted(self.editors), sorted(self.viewers)
+        return {
+            "ownerId": self.owner_id,
+            "editors": editors,
+            "viewers": viewers,
+            "members": [self.owner_id, *editors, *viewers],
+        }
 
 
 def decide(principal: Principal, action: Action, project: ProjectAccess) -> Decision:
-    """Whether ``principal`` may do ``action`` on ``project``, and by which rule.
-
-    Relations win over roles so that the log names the narrower reason.
-    """
-    rule = RULES[action]
-    relation = project.relation_of(principal.uid)
-    if relation in rule.relations:
-        return Decision(True, relation.value)
-    return _by_role(principal, rule.roles)
+    """Whether ``principal`` may do ``action`` on ``project``, and by which rule."""
+    return declaration.decide(PROJECTS, principal, action, stored=project.document())
 
 
 def member_removal_action(principal: Principal, member_uid: str) -> Action:
@@ -114,25 +85,23 @@ def authorize(
     project: ProjectAccess,
     *,
     require_verified_email: bool,
+    proposed: Mapping[str, Any] | None = None,
 ) -> Decision:
     """Raise unless ``principal`` may do ``action``; return the deciding rule.
 
-    A project the caller cannot read answers 404, as if it did not exist, so
-    that IDs cannot be probed; one it can read but not change answers 403.
-
     Raises:
         NotFound: the caller may not read the project.
-        EmailNotVerified: a write by an unverified account.
+        EmailNotVerified: a write (other than leaving) by an unverified account.
         PermissionDenied: readable, but no rule allows ``action``.
     """
-    if not decide(principal, Action.READ, project).allowed:
-        raise NotFound()
-    if action in WRITE_ACTIONS and require_verified_email and not principal.email_verified:
-        raise EmailNotVerified()
-    decision = decide(principal, action, project)
-    if not decision.allowed:
-        raise PermissionDenied()
-    return decision
+    return declaration.authorize(
+        PROJECTS,
+        principal,
+        action,
+        stored=project.document(),
+        proposed=proposed,
+        require_verified_email=require_verified_email,
+    )
 
 
 def authorize_create(principal: Principal, *, require_verified_email: bool) -> Decision:
@@ -141,9 +110,9 @@ def authorize_create(principal: Principal, *, require_verified_email: bool) -> D
     Raises:
         EmailNotVerified: the account's email is not verified.
     """
-    if require_verified_email and not principal.email_verified:
-        raise EmailNotVerified()
-    return Decision(True, "signed_in")
+    return declaration.authorize(
+        PROJECTS, principal, "create", require_verified_email=require_verified_email
+    )
 
 
 def may_list_any_owner(principal: Principal) -> Decision:

@@ -75,6 +75,13 @@ class UnknownUser(BadRequest):
     default_message = "No user has that uid."
 
 
+class AssigneeNotMember(BadRequest):
+    """A task's ``assigneeId`` names someone who is not a member of its project."""
+
+    code = "assignee_not_member"
+    default_message = "The assignee must be a member of the project."
+
+
 class ClaimsTooLarge(BadRequest):
     """The merged custom claims would exceed Firebase's 1000-byte limit."""
 

@@ -54,9 +54,13 @@ from handlers.schemas import (
     ProjectPatch,
     RoleName,
     RolesPut,
+    TaskCreate,
+    TaskJson,
+    TaskPatch,
     TransferBody,
 )
 from handlers.session import create_session, end_session
+from handlers.tasks import create_task, delete_task, get_task, list_tasks, patch_task
 
 OPENAPI_VERSION = "3.1.0"
 API_TITLE = "Firebase-authenticated Cloud Functions backend"
@@ -71,6 +75,8 @@ REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     MemberPut,
     TransferBody,
     RolesPut,
+    TaskCreate,
+    TaskPatch,
 )
 
 # --- response shapes that handlers/me.py and handlers/admin.py build inline ---------
@@ -129,6 +135,11 @@ PATH_PARAMETERS: Mapping[str, dict[str, Any]] = {
         "Anything else is 404 without a Firestore read.",
         "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{20}$"},
     },
+    "task_id": {
+        "description": "A task ID as the server generates them (a Firestore auto-ID). "
+        "Anything else is 404 without a Firestore read.",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{20}$"},
+    },
     "uid": {
         "description": "A Firebase uid: 1 to 128 printable characters without spaces.",
         "schema": {"type": "string", "minLength": 1, "maxLength": 128},
@@ -148,6 +159,14 @@ QUERY_PARAMETERS: Mapping[str, dict[str, Any]] = {
     "cursor": {
         "description": "The `nextCursor` of the previous page (opaque).",
         "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH, "pattern": "^[A-Za-z0-9_-]*$"},
+    },
+    "done": {
+        "description": "Only tasks that are done (`true`) or open (`false`).",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
+    "assigneeId": {
+        "description": "Only tasks assigned to this uid.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
     },
     "ownerId": {
         "description": "List the projects this uid owns (others' need admin or auditor).",
@@ -409,6 +428,42 @@ OPERATIONS: Mapping[View, Operation] = {
         errors=(404,),
         cookie=True,
     ),
+    list_tasks: Operation(
+        "A project's tasks, newest first (whoever may read the project); "
+        "filters `done`, `assigneeId`.",
+        200,
+        "TaskPage",
+        query=("limit", "cursor", "done", "assigneeId"),
+        errors=(400, 404),
+    ),
+    create_task: Operation(
+        "Create a task in a project (owner, editors, admin); the assignee must be a member.",
+        201,
+        "Task",
+        body=TaskCreate,
+        errors=(403, 404, 409),
+        etag=True,
+        location=True,
+    ),
+    get_task: Operation(
+        "One task (whoever may read the project).", 200, "Task", errors=(404,), etag=True
+    ),
+    patch_task: Operation(
+        "Change a task (owner, editors, admin); its assignee may change `done` alone.",
+        200,
+        "Task",
+        body=TaskPatch,
+        errors=(403, 404, 409, 412),
+        if_match=True,
+        etag=True,
+    ),
+    delete_task: Operation(
+        "Delete a task (owner, editors, admin).",
+        204,
+        None,
+        errors=(403, 404, 409, 412),
+        if_match=True,
+    ),
     list_audit: Operation(
         "The audit log, newest first (admin, auditor).",
         200,
@@ -421,6 +476,7 @@ OPERATIONS: Mapping[View, Operation] = {
 #: Response bodies with a TypedDict, by their name in components/schemas.
 RESPONSE_TYPES: Mapping[str, object] = {
     "Project": ProjectJson,
+    "Task": TaskJson,
     "Me": MeJson,
     "User": UserJson,
     "Roles": RolesJson,
@@ -428,7 +484,11 @@ RESPONSE_TYPES: Mapping[str, object] = {
     "AuditEntry": AuditEntryJson,
 }
 #: Paged lists: ``{"items": [...], "nextCursor"}``, by their name and their items' name.
-PAGES: Mapping[str, str] = {"ProjectPage": "Project", "AuditPage": "AuditEntry"}
+PAGES: Mapping[str, str] = {
+    "ProjectPage": "Project",
+    "TaskPage": "Task",
+    "AuditPage": "AuditEntry",
+}
 
 
 def build_document() -> dict[str, Any]:

@@ -16,6 +16,7 @@ from handlers.bodies import (
 from handlers.http import Function, authenticated, route
 from handlers.responses import empty_response, json_response
 from handlers.schemas import MemberPut, ProjectCreate, ProjectPatch, TransferBody, project_json
+from handlers.tasks import create_task, delete_task, get_task, list_tasks, patch_task
 from services import context
 from services.project_changes import MemberRole
 from services.projects import ProjectService
@@ -121,5 +122,12 @@ projects = Function(
         ),
         route("/projects/<project_id>/members/<uid>", put=put_member, delete=delete_member),
         route("/projects/<project_id>/transfer", post=transfer_project),
+        route("/projects/<project_id>/tasks", get=list_tasks, post=create_task),
+        route(
+            "/projects/<project_id>/tasks/<task_id>",
+            get=get_task,
+            patch=patch_task,
+            delete=delete_task,
+        ),
     ],
 )

@@ -6,24 +6,19 @@ stray ``ownerId`` is a 400 with a per-field reason, never silently accepted.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from auth.declaration import server_managed_fields
 from auth.principal import Role
-from store.models import Project
+from auth.resources import RESOURCES
+from core.fields import Description, Name, TaskNotes, TaskTitle, Uid
+from store.models import Project, Task
 
-#: Fields only the server sets; a client sending one gets a specific reason.
-SERVER_MANAGED_FIELDS = frozenset(
-    {"id", "ownerId", "editors", "viewers", "members", "createdAt", "updatedAt", "version"}
-)
-
-#: ``pattern``: not only whitespace (a JSON Schema cannot say "after stripping").
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
-]
-Description = Annotated[str, StringConstraints(max_length=5000)]
-Uid = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+#: Fields only the server sets (from the declarations); a client sending one gets a
+#: specific reason.
+SERVER_MANAGED_FIELDS = server_managed_fields(RESOURCES)
 
 
 class Body(BaseModel):
@@ -47,6 +42,37 @@ class ProjectPatch(Body):
         if self.name is None and self.description is None:
             raise ValueError("send at least one of name, description")
         return self
+
+
+class TaskCreate(Body):
+    title: TaskTitle
+    notes: TaskNotes = ""
+    done: bool = False
+    assigneeId: Uid | None = None  # noqa: N815 - the wire name
+
+
+class TaskPatch(Body):
+    """Any non-empty subset; ``assigneeId: null`` unassigns (absent leaves it)."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    title: TaskTitle | None = None
+    notes: TaskNotes | None = None
+    done: bool | None = None
+    assigneeId: Uid | None = None  # noqa: N815 - the wire name
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> TaskPatch:
+        if not self.model_fields_set:
+            raise ValueError("send at least one of title, notes, done, assigneeId")
+        for name in ("title", "notes", "done"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        """The fields sent, by wire name."""
+        return {name: getattr(self, name) for name in sorted(self.model_fields_set)}
 
 
 class MemberPut(Body):
@@ -94,6 +120,34 @@ def project_json(project: Project) -> ProjectJson:
         "createdAt": project.created_at.isoformat(),
         "updatedAt": project.updated_at.isoformat(),
         "version": project.version,
+    }
+
+
+class TaskJson(TypedDict):
+    id: str
+    projectId: str
+    title: str
+    notes: str
+    done: bool
+    assigneeId: str | None
+    createdBy: str
+    createdAt: str
+    updatedAt: str
+    version: int
+
+
+def task_json(task: Task) -> TaskJson:
+    return {
+        "id": task.id,
+        "projectId": task.project_id,
+        "title": task.title,
+        "notes": task.notes,
+        "done": task.done,
+        "assigneeId": task.assignee_id,
+        "createdBy": task.created_by,
+        "createdAt": task.created_at.isoformat(),
+        "updatedAt": task.updated_at.isoformat(),
+        "version": task.version,
     }
 
 

@@ -9,14 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from auth import policy
-from auth.policy import Action, Decision
+from auth.declaration import Decision
+from auth.policy import Action
 from auth.principal import Principal
 from core import request_log
 from core.clock import utcnow
 from core.errors import ApiError, NotFound, PermissionDenied, UnknownUser
 from services import project_changes as changes
 from services.project_changes import MemberRole
-from store import idempotency
+from store import idempotency, tasks
 from store import projects as store
 from store.ids import is_document_id
 from store.models import Page, Project
@@ -127,6 +128,8 @@ class ProjectService:
             return None
 
         store.apply(_checked_id(project_id), change)
+        # The project is gone, so no task is readable any more; now remove them.
+        tasks.delete_all(project_id)
 
     def put_member(
         self,

@@ -39,6 +39,20 @@ class Project:
 
 
 @dataclass(frozen=True)
+class Task:
+    id: str
+    project_id: str
+    title: str
+    notes: str
+    done: bool
+    assignee_id: str | None
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     id: str
     action: str

@@ -166,6 +166,11 @@ def _collection() -> CollectionReference:
     return get_client().collection(COLLECTION)
 
 
+def ref(project_id: str) -> DocumentReference:
+    """The project's document (also the parent of its tasks). Raises: NotFound for a bad ID."""
+    return _ref(project_id)
+
+
 def _ref(project_id: str) -> DocumentReference:
     if not is_document_id(project_id):
         # Callers validate first; this keeps the promise even if one forgets.

@@ -79,3 +79,69 @@ def removal_target(actor: Actor) -> Actor:
     """Whom REMOVE_OTHER removes: the viewer, or the editor when the viewer acts
     (removing yourself is LEAVE, a different rule)."""
     return Actor.EDITOR if actor is Actor.VIEWER else Actor.VIEWER
+
+
+# --- tasks: projects/{projectId}/tasks/{taskId}, access read from the project ---------
+
+
+class TaskActor(StrEnum):
+    """Who acts on a task of a project owned by OWNER with one EDITOR and two viewers,
+    one of whom (ASSIGNEE) the task is assigned to."""
+
+    OWNER = "owner"
+    EDITOR = "editor"
+    VIEWER = "viewer"  # a viewer the task is not assigned to
+    STRANGER = "stranger"
+    ADMIN = "admin"
+    AUDITOR = "auditor"
+    ASSIGNEE = "assignee_viewer"  # a viewer the task is assigned to
+    #: The task's assignee, since removed from the project: access goes with membership.
+    REMOVED_ASSIGNEE = "removed_member"
+
+
+class TaskOp(StrEnum):
+    READ = "read_task"
+    LIST = "list_tasks"
+    CREATE = "create_task"
+    RENAME = "rename_task"  # change the title (a field only editors may change)
+    ASSIGN = "assign_task"  # change assigneeId (to the editor)
+    SET_DONE = "set_done"  # change done, and nothing else
+    DELETE = "delete_task"
+
+
+@dataclass(frozen=True)
+class TaskCase:
+    actor: TaskActor
+    op: TaskOp
+    outcome: str
+
+    @property
+    def id(self) -> str:
+        verb = {ALLOWED: "can", FORBIDDEN: "cannot", HIDDEN: "cannot_see_to"}[self.outcome]
+        return f"{self.actor.value}_{verb}_{self.op.value}"
+
+
+# fmt: off
+_TASK_TABLE: dict[TaskOp, tuple[str, ...]] = {
+    #                owner editor viewer stranger admin auditor assignee removed
+    TaskOp.READ:     (_A,   _A,    _A,    _H,      _A,   _A,     _A,      _H),
+    TaskOp.LIST:     (_A,   _A,    _A,    _H,      _A,   _A,     _A,      _H),
+    TaskOp.CREATE:   (_A,   _A,    _F,    _H,      _A,   _F,     _F,      _H),
+    TaskOp.RENAME:   (_A,   _A,    _F,    _H,      _A,   _F,     _F,      _H),
+    TaskOp.ASSIGN:   (_A,   _A,    _F,    _H,      _A,   _F,     _F,      _H),
+    TaskOp.SET_DONE: (_A,   _A,    _F,    _H,      _A,   _F,     _A,      _H),
+    TaskOp.DELETE:   (_A,   _A,    _F,    _H,      _A,   _F,     _F,      _H),
+}
+# fmt: on
+
+TASK_CASES: list[TaskCase] = [
+    TaskCase(actor, op, outcome)
+    for op, row in _TASK_TABLE.items()
+    for actor, outcome in zip(TaskActor, row, strict=True)
+]
+
+
+def task_assignee(actor: TaskActor) -> TaskActor:
+    """Whom the seeded task is assigned to: the removed member in that member's own
+    cases (they were assigned, then removed), the assignee viewer otherwise."""
+    return TaskActor.REMOVED_ASSIGNEE if actor is TaskActor.REMOVED_ASSIGNEE else TaskActor.ASSIGNEE
