@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -41,6 +41,18 @@ class UserRecord:
         return roles_from_claims(self.custom_claims)
 
 
+@dataclass(frozen=True)
+class Profile:
+    """How a user is shown to the people they share a project with."""
+
+    email: str | None
+    display_name: str | None
+
+
+#: ``get_users`` takes at most 100 identifiers per call.
+PROFILES_PER_CALL = 100
+
+
 class UserDirectory:
     """User-record operations bound to one firebase-admin app."""
 
@@ -57,6 +69,21 @@ class UserDirectory:
         """Raises: UserNotFound, AuthUnavailable."""
         with translated():
             return _record(fb_auth.get_user_by_email(email, app=self._app))
+
+    def profiles(self, uids: Sequence[str], *, limit: int) -> dict[str, Profile]:
+        """Email and display name of up to ``limit`` of ``uids`` (unknown uids are left
+        out), in batches of 100 per Auth call. Raises: AuthUnavailable."""
+        wanted = list(dict.fromkeys(uids))[:limit]
+        found: dict[str, Profile] = {}
+        for start in range(0, len(wanted), PROFILES_PER_CALL):
+            batch = [
+                fb_auth.UidIdentifier(uid) for uid in wanted[start : start + PROFILES_PER_CALL]
+            ]
+            with translated():
+                result = fb_auth.get_users(batch, app=self._app)
+            for user in result.users:
+                found[user.uid] = Profile(user.email, user.display_name)
+        return found
 
     def exists(self, uid: str) -> bool:
         """Raises: AuthUnavailable."""

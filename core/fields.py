@@ -20,3 +20,12 @@ Uid = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 DocumentId = Annotated[str, StringConstraints(pattern=DOCUMENT_ID_PATTERN)]
 TaskTitle = Name
 TaskNotes = Description
+#: At most 254 characters (RFC 5321), exactly one ``@`` with text on both sides (what
+#: firebase-admin accepts without raising).
+MAX_EMAIL_LENGTH = 254
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, max_length=MAX_EMAIL_LENGTH, pattern=r"^[^@\s]+@[^@\s]+$"
+    ),
+]

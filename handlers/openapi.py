@@ -45,9 +45,11 @@ from handlers.projects import (
     list_projects,
     patch_project,
     put_member,
+    share_by_email,
     transfer_project,
 )
 from handlers.schemas import (
+    MemberByEmail,
     MemberPut,
     ProjectCreate,
     ProjectJson,
@@ -71,6 +73,7 @@ SCHEMAS = "#/components/schemas/"
 #: Every request model a view validates with; each must appear in the document.
 REQUEST_MODELS: tuple[type[BaseModel], ...] = (
     ProjectCreate,
+    MemberByEmail,
     ProjectPatch,
     MemberPut,
     TransferBody,
@@ -378,6 +381,15 @@ OPERATIONS: Mapping[View, Operation] = {
         200,
         "Project",
         body=MemberPut,
+        errors=(403, 404, 409, 412),
+        if_match=True,
+        etag=True,
+    ),
+    share_by_email: Operation(
+        "Add a member by email, or change their role (owner, admin); unknown email: 404.",
+        200,
+        "Project",
+        body=MemberByEmail,
         errors=(403, 404, 409, 412),
         if_match=True,
         etag=True,
@@ -703,9 +715,12 @@ def _component_schemas() -> dict[str, Any]:
     )
     schemas: dict[str, Any] = dict(definitions["$defs"])
     for name, response_type in RESPONSE_TYPES.items():
-        schemas[name] = TypeAdapter(_pydantic_compatible(response_type)).json_schema(
+        schema = TypeAdapter(_pydantic_compatible(response_type)).json_schema(
             ref_template=ref_template
         )
+        # Nested shapes (a project's people) become components of their own.
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
     for name, item in PAGES.items():
         schemas[name] = _page_schema(item)
     for status in STATUS_DESCRIPTIONS:

@@ -15,7 +15,14 @@ from handlers.bodies import (
 )
 from handlers.http import Function, authenticated, route
 from handlers.responses import empty_response, json_response
-from handlers.schemas import MemberPut, ProjectCreate, ProjectPatch, TransferBody, project_json
+from handlers.schemas import (
+    MemberByEmail,
+    MemberPut,
+    ProjectCreate,
+    ProjectPatch,
+    TransferBody,
+    project_json,
+)
 from handlers.tasks import create_task, delete_task, get_task, list_tasks, patch_task
 from services import context
 from services.project_changes import MemberRole
@@ -30,8 +37,14 @@ def _service() -> ProjectService:
     )
 
 
+#: Member profiles looked up per list page; beyond it ``people`` carries uids only.
+MAX_PROFILES_PER_PAGE = 500
+
+
 def _one(project: Project, status: int = 200, **headers: str) -> Response:
-    return json_response(project_json(project), status, {"ETag": etag(project.version), **headers})
+    profiles = context.directory().profiles(project.members, limit=len(project.members))
+    body = project_json(project, profiles)
+    return json_response(body, status, {"ETag": etag(project.version), **headers})
 
 
 @authenticated()
@@ -41,8 +54,13 @@ def list_projects(request: Request, principal: Principal) -> Response:
     if owner_id is not None:
         require_uid(owner_id, "ownerId")
     page = _service().list(principal, limit=limit, cursor=cursor, owner_id=owner_id)
+    uids = [uid for project in page.items for uid in project.members]
+    profiles = context.directory().profiles(uids, limit=MAX_PROFILES_PER_PAGE)
     return json_response(
-        {"items": [project_json(p) for p in page.items], "nextCursor": page.next_cursor}
+        {
+            "items": [project_json(p, profiles) for p in page.items],
+            "nextCursor": page.next_cursor,
+        }
     )
 
 
@@ -92,6 +110,21 @@ def put_member(request: Request, principal: Principal, project_id: str, uid: str
 
 
 @authenticated()
+def share_by_email(request: Request, principal: Principal, project_id: str) -> Response:
+    """Add a member by email (owner, admin); an unknown email is 404 user_not_found."""
+    body = parse_body(request, MemberByEmail)
+    project = _service().share_by_email(
+        principal,
+        project_id,
+        body.email,
+        MemberRole(body.role),
+        find_by_email=context.directory().find_by_email,
+        if_match=if_match_version(request),
+    )
+    return _one(project)
+
+
+@authenticated()
 def delete_member(request: Request, principal: Principal, project_id: str, uid: str) -> Response:
     require_uid(uid, "uid")
     project = _service().remove_member(
@@ -120,6 +153,7 @@ projects = Function(
             patch=patch_project,
             delete=delete_project,
         ),
+        route("/projects/<project_id>/members", post=share_by_email),
         route("/projects/<project_id>/members/<uid>", put=put_member, delete=delete_member),
         route("/projects/<project_id>/transfer", post=transfer_project),
         route("/projects/<project_id>/tasks", get=list_tasks, post=create_task),

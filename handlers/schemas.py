@@ -6,14 +6,17 @@ stray ``ownerId`` is a 400 with a per-field reason, never silently accepted.
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from collections.abc import Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from typing_extensions import TypedDict  # pydantic (OpenAPI) needs it on Python < 3.12
 
 from auth.declaration import server_managed_fields
+from auth.directory import Profile
 from auth.principal import Role
 from auth.resources import RESOURCES
-from core.fields import Description, Name, TaskNotes, TaskTitle, Uid
+from core.fields import Description, Email, Name, TaskNotes, TaskTitle, Uid
 from store.models import Project, Task
 
 #: Fields only the server sets (from the declarations); a client sending one gets a
@@ -79,6 +82,11 @@ class MemberPut(Body):
     role: Literal["editor", "viewer"]
 
 
+class MemberByEmail(Body):
+    email: Email
+    role: Literal["editor", "viewer"]
+
+
 class TransferBody(Body):
     ownerId: Uid  # noqa: N815 - the wire name
 
@@ -97,6 +105,13 @@ class RolesPut(Body):
 # --- responses -------------------------------------------------------------
 
 
+class PersonJson(TypedDict):
+    uid: str
+    role: Literal["owner", "editor", "viewer"]
+    email: str | None
+    displayName: str | None
+
+
 class ProjectJson(TypedDict):
     id: str
     name: str
@@ -107,9 +122,28 @@ class ProjectJson(TypedDict):
     createdAt: str
     updatedAt: str
     version: int
+    people: list[PersonJson]
 
 
-def project_json(project: Project) -> ProjectJson:
+def project_json(project: Project, profiles: Mapping[str, Profile]) -> ProjectJson:
+    """The project as its readers see it; ``people`` names each member by email and
+    display name (``null`` where the profile was not looked up or has none)."""
+    roles: list[tuple[str, Literal["owner", "editor", "viewer"]]] = [
+        (project.owner_id, "owner"),
+        *((uid, "editor") for uid in project.editors),
+        *((uid, "viewer") for uid in project.viewers),
+    ]
+    people: list[PersonJson] = []
+    for uid, role in roles:
+        profile = profiles.get(uid)
+        people.append(
+            {
+                "uid": uid,
+                "role": role,
+                "email": profile.email if profile else None,
+                "displayName": profile.display_name if profile else None,
+            }
+        )
     return {
         "id": project.id,
         "name": project.name,
@@ -120,6 +154,7 @@ def project_json(project: Project) -> ProjectJson:
         "createdAt": project.created_at.isoformat(),
         "updatedAt": project.updated_at.isoformat(),
         "version": project.version,
+        "people": people,
     }
 
 

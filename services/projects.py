@@ -10,6 +10,7 @@ from datetime import datetime
 
 from auth import policy
 from auth.declaration import Decision
+from auth.directory import UserRecord
 from auth.policy import Action
 from auth.principal import Principal
 from core import request_log
@@ -150,6 +151,32 @@ class ProjectService:
             return changes.with_member(project, member_uid, role, now=self.clock())
 
         return self._apply(project_id, change)
+
+    def share_by_email(
+        self,
+        principal: Principal,
+        project_id: str,
+        email: str,
+        role: MemberRole,
+        *,
+        find_by_email: Callable[[str], UserRecord],
+        if_match: int | None,
+    ) -> Project:
+        """Add the user with ``email``. The caller's right to share is checked before
+        the email is looked up, so the lookup cannot probe which accounts exist.
+
+        Raises:
+            UserNotFound: no account has this email (404 user_not_found).
+        """
+        self.get_for(principal, project_id, Action.MANAGE_MEMBERS)
+        member = find_by_email(email)
+        return self.put_member(principal, project_id, member.uid, role, if_match=if_match)
+
+    def get_for(self, principal: Principal, project_id: str, action: Action) -> Project:
+        """The project, if ``principal`` may do ``action`` on it (404/403 otherwise)."""
+        project = store.get(_checked_id(project_id))
+        self._authorize(principal, action, project)
+        return project
 
     def remove_member(
         self, principal: Principal, project_id: str, member_uid: str, *, if_match: int | None
