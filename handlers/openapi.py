@@ -226,6 +226,14 @@ HEADERS: Mapping[str, dict[str, Any]] = {
         "required": True,
         "schema": {"type": "string", "pattern": "^/projects/[A-Za-z0-9]{20}$"},
     },
+    "TaskLocation": {
+        "description": "The new task's path.",
+        "required": True,
+        "schema": {
+            "type": "string",
+            "pattern": "^/projects/[A-Za-z0-9]{20}/tasks/[A-Za-z0-9]{20}$",
+        },
+    },
     "WWW-Authenticate": {
         "description": 'RFC 6750: `Bearer` when no token was sent, else `Bearer error="..."`.',
         "required": True,
@@ -302,7 +310,8 @@ class Operation:
         errors: error statuses besides ``COMMON_ERRORS`` (and ``BODY_ERRORS`` with a body).
         if_match: the view honours ``If-Match``.
         etag: the success response carries ``ETag``.
-        location: the success response carries ``Location``.
+        location: the success response carries ``Location``: the name of its header
+            component (``Location`` for a project, ``TaskLocation`` for a task).
         idempotent: the view honours ``Idempotency-Key``.
         cookie: the success response sets or clears the session cookie.
         bearer_only: only a bearer token authenticates (not the session cookie).
@@ -316,7 +325,7 @@ class Operation:
     errors: tuple[int, ...] = ()
     if_match: bool = False
     etag: bool = False
-    location: bool = False
+    location: str | None = None
     idempotent: bool = False
     cookie: bool = False
     bearer_only: bool = False
@@ -350,7 +359,7 @@ OPERATIONS: Mapping[View, Operation] = {
         body=ProjectCreate,
         errors=(403, 409, 422),
         etag=True,
-        location=True,
+        location="Location",
         idempotent=True,
     ),
     get_project: Operation(
@@ -455,7 +464,7 @@ OPERATIONS: Mapping[View, Operation] = {
         body=TaskCreate,
         errors=(403, 404, 409),
         etag=True,
-        location=True,
+        location="TaskLocation",
     ),
     get_task: Operation(
         "One task (whoever may read the project).", 200, "Task", errors=(404,), etag=True
@@ -654,7 +663,7 @@ def _success_response(operation: Operation) -> dict[str, Any]:
     if operation.etag:
         headers["ETag"] = {"$ref": "#/components/headers/ETag"}
     if operation.location:
-        headers["Location"] = {"$ref": "#/components/headers/Location"}
+        headers["Location"] = {"$ref": f"#/components/headers/{operation.location}"}
     if operation.idempotent:
         headers["Idempotent-Replayed"] = {"$ref": "#/components/headers/Idempotent-Replayed"}
     if operation.cookie:

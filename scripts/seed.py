@@ -1,4 +1,4 @@
-"""Demo data for ``scripts/dev``: three users, an admin, and a few shared projects.
+"""Demo data for ``scripts/dev``: three users, an admin, a few shared projects and tasks.
 
 Users are upserted with the Admin SDK (each run resets their passwords to fresh
 random ones), the admin is made by ``python -m tools.make_admin``, and projects are
@@ -81,6 +81,9 @@ def main() -> int:
         first = api.create_project(alice, "Alice's roadmap", "Plans for the next quarter")
         api.create_project(alice, "Alice's notes", "Private scratchpad")
         api.share(alice, first, bob, "editor")
+        api.create_task(alice, first, {"title": "Draft the plan", "assigneeId": bob.uid})
+        api.create_task(alice, first, {"title": "Review the budget", "done": True})
+        api.create_task(bob, first, {"title": "Book the venue", "notes": "Two options"})
     if not api.owned_projects(bob):
         api.share(
             bob, api.create_project(bob, "Bob's budget", "Costs and invoices"), alice, "viewer"
@@ -165,6 +168,9 @@ class Api:
         )
         project_id: str = body["id"]
         return project_id
+
+    def create_task(self, user: DemoUser, project_id: str, body: dict[str, Any]) -> None:
+        self.call("POST", f"/projects/{project_id}/tasks", user, json=body)
 
     def share(self, owner: DemoUser, project_id: str, member: DemoUser, role: str) -> None:
         self.call("PUT", f"/projects/{project_id}/members/{member.uid}", owner, json={"role": role})
