@@ -28,7 +28,11 @@ token with a ``kid`` we do not know makes the keys be fetched again (at most eve
 ``tests/unit/test_tokens_production.py`` runs the token tables against both.
 
 Emulator path: the Auth emulator's tokens are unsigned and firebase-admin accepts
-them only in that mode, so verification is delegated to it unchanged.
+them only in that mode, so verification is delegated to it, after the structural
+checks of step 1 (``check_structure``): firebase-admin's decoder lets some malformed
+tokens escape as errors other than its invalid-token ones (a payload nested past the
+recursion limit is a ``RecursionError``), which would be 500s. Session cookies
+(``auth.session_cookies``) pass the same checks before firebase-admin sees them.
 
 On both paths ``check_times`` then re-checks ``exp``/``iat``/``auth_time`` with the
 injected clock, which makes the emulator behave like production for expired or
@@ -58,6 +62,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from firebase_admin import auth as fb_auth
 
 from auth import keys as keys_module
+from auth.bearer import MAX_TOKEN_LENGTH
 from auth.keys import KeyFetchError, PublicKeys
 from core.errors import AuthUnavailable, InternalError, InvalidToken, TokenExpired
 from core.settings import MAX_CLOCK_SKEW_SECONDS
@@ -123,10 +128,11 @@ def verify_id_token(
         InternalError: misconfiguration (no project id, skew out of range).
     """
     if os.environ.get(EMULATOR_HOST_ENV):
+        check_structure(token)
         return verify_id_token_with_sdk(
             token, app=app, clock_skew_seconds=clock_skew_seconds, clock=clock
         )
-    project_id = _project_id(app, clock_skew_seconds)
+    project_id = expected_project_id(app, clock_skew_seconds)
     now = clock()
     keys = keys if keys is not None else keys_module.for_app(app)
     try:
@@ -186,6 +192,31 @@ def verify_id_token_with_sdk(
     return claims
 
 
+def check_structure(token: str, *, credential: str = "ID token") -> None:
+    """Refuse anything that is not a well-formed compact JWT, before a verifier sees it.
+
+    The checks of step 1 of the production path (see the module docstring): at most
+    ``auth.bearer.MAX_TOKEN_LENGTH`` characters, three base64url segments, header and
+    payload JSON objects. Every client-supplied credential passes them before it
+    reaches firebase-admin, whose decoder raises other errors than its invalid-token
+    ones for some malformed input.
+
+    Args:
+        token: the compact JWT (an ID token or a session cookie).
+        credential: what it is, for the log line.
+
+    Raises:
+        InvalidToken: the token is malformed (logged without the token).
+    """
+    try:
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise _Rejected(f"expected at most {MAX_TOKEN_LENGTH} characters")
+        _decode(token)
+    except _Rejected as rejected:
+        logger.info("rejected %s: %s", credential, _redacted(rejected.reason, token))
+        raise InvalidToken() from None
+
+
 def check_times(claims: dict[str, Any], *, now: float, skew: int) -> None:
     """Reject tokens that are expired or issued in the future, beyond ``skew`` seconds.
 
@@ -208,8 +239,13 @@ def check_times(claims: dict[str, Any], *, now: float, skew: int) -> None:
 # --- the production path -----------------------------------------------------
 
 
-def _project_id(app: firebase_admin.App, skew: int) -> str:
-    """The expected audience; misconfiguration is a 500, as with firebase-admin."""
+def expected_project_id(app: firebase_admin.App, skew: int) -> str:
+    """The expected audience, checked before any token is looked at.
+
+    Raises:
+        InternalError: no project id, or a skew out of range (misconfiguration, a
+            500 as with firebase-admin).
+    """
     project_id = app.project_id
     if not project_id:
         logger.error("token verification is misconfigured: the app has no project id")
