@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -182,7 +183,7 @@ def _printable(text: str) -> str:
 
 def _with_cors(serve: Callable[[Request], Response]) -> Callable[[Request], Response]:
     """Answer CORS for the configured origins only (flask-cors); others get no CORS headers."""
-    origins = list(get_settings().cors_allowed_origins)
+    origins = exact_origin_patterns(get_settings().cors_allowed_origins)
     if not origins:
         return serve
     decorate = flask_cors.cross_origin(
@@ -202,6 +203,17 @@ def _with_cors(serve: Callable[[Request], Response]) -> Callable[[Request], Resp
         return with_cors(request) if "Origin" in request.headers else serve(request)
 
     return entry
+
+
+def exact_origin_patterns(origins: Sequence[str]) -> list[re.Pattern[str]]:
+    """One compiled pattern per origin that matches that exact string and nothing else.
+
+    flask-cors reads a string with regex characters (``*``, ``[``, ``?``, ...) as a
+    pattern anchored at the start only, and compares other strings case-insensitively;
+    compiled patterns it uses as they are. Settings admit only exact origins, and this
+    keeps it so whatever they contain (an IPv6 origin has brackets).
+    """
+    return [re.compile(re.escape(origin) + r"\Z") for origin in origins]
 
 
 def authenticated(

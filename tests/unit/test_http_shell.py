@@ -190,6 +190,58 @@ def test_simple_request_from_an_allowed_origin_exposes_headers(things: Flask) ->
     assert "ETag" in response.headers["Access-Control-Expose-Headers"]
 
 
+# flask-cors reads strings with regex characters as patterns anchored at the start
+# only; the shell hands it exact-match patterns, so no allowlist entry is ever a regex.
+EXACT_MATCH: list[tuple[str, str, bool]] = [
+    ("http://[::1]:8080", "http://[::1]:8080", True),
+    ("http://[::1]:8080", "http://1:8080", False),
+    ("http://[::1]:8080", "http://::8080", False),
+    ("https://*.example.com", "https://evil.example.com", False),
+    ("https://*.example.com", "https://*.example.com", True),
+    ("https://app.example.com", "https://app.example.com.evil.net", False),
+    ("https://app.example.com", "https://appXexample.com", False),
+    ("https://app.example.com", "https://app.example.com:8443", False),
+    ("https://app.example.com", "http://app.example.com", False),
+    ("https://app.example.com", "https://APP.example.com", False),
+    ("https://app.example.com", "https://app.example.com/", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "origin", "matches"),
+    EXACT_MATCH,
+    ids=[
+        "ipv6_exact",
+        "ipv6_brackets_not_a_character_class",
+        "ipv6_brackets_not_a_character_class_either",
+        "wildcard_is_not_a_pattern",
+        "wildcard_is_a_literal",
+        "no_prefix_match",
+        "dot_is_not_any_character",
+        "other_port",
+        "other_scheme",
+        "other_case",
+        "trailing_slash",
+    ],
+)
+def test_cors_allowlist_matches_exact_origins_only(
+    allowed: str, origin: str, matches: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings built directly (not from the environment) skip its validation, so
+    the shell must be safe on its own."""
+    configured = Settings(project_id="demo-unit", cors_allowed_origins=(allowed,))
+    monkeypatch.setattr(http_module, "get_settings", lambda: configured)
+    [app] = fresh_app(Function("things", [route("/things", get=ok_view)]))
+    client = app.test_client()
+    for response in (
+        client.get("/things", headers={"Origin": origin}),
+        client.options(
+            "/things", headers={"Origin": origin, "Access-Control-Request-Method": "GET"}
+        ),
+    ):
+        assert response.headers.get("Access-Control-Allow-Origin") == (origin if matches else None)
+
+
 # --- the real functions ------------------------------------------------------
 
 
