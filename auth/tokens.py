@@ -5,7 +5,8 @@ Production path (``FIREBASE_AUTH_EMULATOR_HOST`` unset): the checks of
 their order, against public keys held parsed in memory by ``auth.keys`` instead of
 re-read from an HTTP cache and re-parsed on every call:
 
-1. three base64url JSON segments, header and payload objects (google-auth's decoder);
+1. three base64url JSON segments, header and payload objects (google-auth's decoder,
+   but only canonical encodings: see below);
 2. ``aud`` is not the custom-token audience; a ``kid`` is present; ``alg`` is
    ``RS256``; ``aud`` is the project; ``iss`` is ``securetoken.google.com/<project>``;
    ``sub`` is a non-empty string of at most 128 characters;
@@ -17,11 +18,17 @@ re-read from an HTTP cache and re-parsed on every call:
 A client sends the same ID token for up to an hour, so a token that passed 2-3 is
 remembered (SHA-256 of project and token, in a bounded cache per key store): presented
 again, only its payload is decoded and step 4 runs, provided its key is still the very
-key object the store holds (a refresh of the keys, or a key Google stopped publishing,
+key object the store holds (``auth.keys`` keeps the object across refetches while its
+certificate is unchanged; a changed certificate, or a key Google stopped publishing,
 makes it verify in full again). The answer is the one a full verification would give
-at that moment.
+at that moment. Because the cache is keyed on the token's text, each segment must be
+canonical unpadded base64url (``[A-Za-z0-9_-]``, no ``=``, zero trailing bits): the
+decoder of google-auth drops other characters, which would give one token unlimited
+spellings, each taking a cache slot.
 
-Where the outcome differs from firebase-admin's, on purpose: a token Google signed with
+Where the outcome differs from firebase-admin's, on purpose: a token whose encoding is
+not canonical (padding, characters outside the alphabet, non-zero trailing bits) is a
+401 here, where google-auth decodes it as the canonical spelling; a token Google signed with
 non-numeric ``iat``/``exp`` is a 401 here (google-auth raises ``TypeError``, a 500); a
 token with a ``kid`` we do not know makes the keys be fetched again (at most every
 ``auth.keys.UNKNOWN_KID_REFETCH_SECONDS``), where firebase-admin waits for max-age.
@@ -383,9 +390,9 @@ def _decode(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
         raise _Rejected("Wrong number of segments in token")
     header_segment, payload_segment, signature_segment = raw.split(b".")
     try:
-        signature = _b64decode(signature_segment)
-        header = json.loads(_b64decode(header_segment).decode("utf-8"))
-        payload = json.loads(_b64decode(payload_segment).decode("utf-8"))
+        signature = _canonical_b64decode(signature_segment)
+        header = json.loads(_canonical_b64decode(header_segment).decode("utf-8"))
+        payload = json.loads(_canonical_b64decode(payload_segment).decode("utf-8"))
     except (binascii.Error, ValueError, RecursionError):
         raise _Rejected("Can't parse segment") from None
     if not isinstance(header, dict):
@@ -396,8 +403,22 @@ def _decode(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
 
 
 def _b64decode(segment: bytes) -> bytes:
-    """google-auth's ``padded_urlsafe_b64decode`` (non-alphabet bytes are discarded)."""
+    """google-auth's ``padded_urlsafe_b64decode`` (non-alphabet bytes are discarded);
+    only for segments ``_canonical_b64decode`` accepted before."""
     return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+
+
+def _canonical_b64decode(segment: bytes) -> bytes:
+    """``_b64decode`` of the one spelling that encodes its result (see the module docstring).
+
+    Raises:
+        _Rejected: anything else (padding, other characters, non-zero trailing bits).
+        binascii.Error: not base64 at all.
+    """
+    decoded = _b64decode(segment)
+    if base64.urlsafe_b64encode(decoded).rstrip(b"=") != segment:
+        raise _Rejected("expected canonical unpadded base64url segments")
+    return decoded
 
 
 def _check_iat_and_exp(payload: dict[str, Any], *, skew: int, now: int) -> None:
