@@ -76,6 +76,24 @@ def parse(text: str) -> Origin | None:
     return Origin(scheme, host, port)
 
 
+def of_host(scheme: str, host: str) -> Origin | None:
+    """The origin of a server reached as ``host`` (a ``Host`` header: ``name[:port]``)
+    over ``scheme``; host names are case-insensitive, so it is lowered first."""
+    try:
+        parts = urlsplit(f"//{host}")
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.username is not None or parts.path or parts.query or parts.fragment:
+        return None
+    name = parts.hostname or ""
+    if ":" in name:
+        name = f"[{name}]"
+    default = DEFAULT_PORTS.get(scheme.lower())
+    port_part = f":{port}" if port is not None and port != default else ""
+    return parse(f"{scheme.lower()}://{name}{port_part}")
+
+
 def suggestion(text: str) -> str | None:
     """The serialised origin ``text`` probably means (case, default port, a trailing
     slash), for error messages; ``None`` when it is not close to one."""

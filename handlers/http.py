@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Concatenate, ParamSpec
-from urllib.parse import urlsplit
 
 import flask_cors
 from flask import Request, Response
@@ -23,7 +22,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from auth import session_cookies
 from auth.bearer import bearer_token
 from auth.principal import Principal
-from core import errors, request_log
+from core import errors, origins, request_log
 from core.logging import TRACE_HEADERS, trace_field
 from core.settings import get_settings
 from handlers.responses import (
@@ -279,14 +278,25 @@ def _caller(request: Request, *, privileged: bool) -> Principal:
 
 
 def _check_origin(request: Request) -> None:
-    """CSRF defence for cookie sessions: the browser's ``Origin`` must be this API's own
-    or an allowlisted one (``SameSite=Strict`` is the first line, this the second)."""
+    """CSRF defence for cookie sessions: the browser's ``Origin`` must be exactly this
+    API's own origin or an allowlisted one: scheme, host and port (``SameSite=Strict``
+    is the first line, this the second). Anything a browser would not send as an
+    origin (a path, even ``/``; ``null``; other schemes) is refused.
+
+    The API's own scheme is ``https`` when deployed (Cloud Functions serves browsers
+    over HTTPS only, and the function itself sees plain HTTP from Google's front
+    end), else the request's; its host and port are the ``Host`` header's.
+    """
     origin = request.headers.get("Origin")
     if origin is None:
         raise errors.CsrfRejected("Cookie-authenticated writes must send an Origin header.")
-    allowed = origin.rstrip("/") in get_settings().cors_allowed_origins
-    same_origin = urlsplit(origin).netloc == request.host
-    if not (allowed or same_origin):
+    sent = origins.parse(origin)
+    if sent is None:
+        raise errors.CsrfRejected()
+    settings = get_settings()
+    allowed = {origins.parse(value) for value in settings.cors_allowed_origins}
+    own = origins.of_host("https" if settings.deployed else request.scheme, request.host)
+    if sent != own and sent not in allowed:
         raise errors.CsrfRejected()
 
 

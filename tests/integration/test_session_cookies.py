@@ -63,8 +63,21 @@ def test_a_session_needs_a_bearer_token(browser: FlaskClient) -> None:
         (None, 403, "csrf_rejected"),
         ("https://evil.example", 403, "csrf_rejected"),
         (API_ORIGIN, 201, None),
+        # Audit finding: only the host was compared.
+        ("https://localhost", 403, "csrf_rejected"),
+        ("ftp://localhost", 403, "csrf_rejected"),
+        ("http://localhost:8080", 403, "csrf_rejected"),
+        ("http://localhost/path", 403, "csrf_rejected"),
     ],
-    ids=["no_origin", "foreign_origin", "same_origin"],
+    ids=[
+        "no_origin",
+        "foreign_origin",
+        "same_origin",
+        "same_host_other_scheme",
+        "same_host_ftp",
+        "same_host_other_port",
+        "same_origin_with_path",
+    ],
 )
 def test_cookie_writes_need_an_allowed_origin(
     browser: FlaskClient, make_user: MakeUser, origin: str | None, status: int, code: str | None
