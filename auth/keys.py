@@ -17,6 +17,11 @@ check itself. ``PublicKeys`` keeps the parsed keys (``cryptography`` objects, by
 - after a failed fetch, not again for ``FAILURE_BACKOFF_SECONDS``: requests in
   between fail at once instead of each waiting for its own timeout.
 
+A fetch keeps the key object of every ``kid`` whose certificate text did not change
+(and does not parse it again), so a refresh or an unknown-``kid`` refetch does not
+invalidate what ``auth.tokens`` remembers about tokens signed with the other keys;
+only a new or changed certificate gets a new object.
+
 A fetch that fails (transport error, non-200, a body that is not a JSON map of
 certificates, no usable RSA key) raises ``KeyFetchError``; ``auth.tokens`` turns it
 into ``AuthUnavailable`` (503), never into an invalid token.
@@ -98,6 +103,8 @@ class _State:
     """One immutable snapshot; replaced as a whole, so readers need no lock."""
 
     keys: Mapping[str, RSAPublicKey] = field(default_factory=dict)
+    #: The certificate (PEM text) each key of ``keys`` was parsed from.
+    certificates: Mapping[str, str] = field(default_factory=dict)
     #: Monotonic time until which ``keys`` are used without fetching.
     fresh_until: float = float("-inf")
     #: Monotonic time of the last fetch attempt, successful or not.
@@ -161,11 +168,13 @@ class PublicKeys:
                 raise current.error
             self.fetches += 1
             try:
-                keys, max_age = self._download()
+                response = self._download()
+                parsed = _parse(response.body, known=current)
             except KeyFetchError as error:
                 logger.warning("could not fetch Google's token keys: %s", error)
                 self._state = _State(
                     keys=current.keys,
+                    certificates=current.certificates,
                     fresh_until=current.fresh_until,
                     attempted_at=self._monotonic(),
                     error=error,
@@ -173,15 +182,18 @@ class PublicKeys:
                 raise
             fetched_at = self._monotonic()
             self._state = _State(
-                keys=keys, fresh_until=fetched_at + max_age, attempted_at=fetched_at
+                keys={kid: key for kid, (_, key) in parsed.items()},
+                certificates={kid: pem for kid, (pem, _) in parsed.items()},
+                fresh_until=fetched_at + cache_seconds(response),
+                attempted_at=fetched_at,
             )
             return self._state
 
-    def _download(self) -> tuple[dict[str, RSAPublicKey], float]:
+    def _download(self) -> Response:
         response = self._fetch(self.url, self._timeout)
         if response.status != 200:
             raise KeyFetchError(f"expected status 200 from {self.url}, got {response.status}")
-        return parse_certificates(response.body), cache_seconds(response)
+        return response
 
 
 def cache_seconds(response: Response) -> float:
@@ -202,6 +214,13 @@ def parse_certificates(body: bytes) -> dict[str, RSAPublicKey]:
     Raises:
         KeyFetchError: not a JSON object of PEM strings, or no usable RSA key in it.
     """
+    return {kid: key for kid, (_, key) in _parse(body, known=_State()).items()}
+
+
+def _parse(body: bytes, *, known: _State) -> dict[str, tuple[str, RSAPublicKey]]:
+    """``parse_certificates``, with each key's PEM; a ``kid`` whose PEM is the one
+    ``known`` holds keeps its key object (see the module docstring).
+    """
     if len(body) > MAX_BODY_BYTES:
         raise KeyFetchError(f"expected a certificate map under {MAX_BODY_BYTES} bytes")
     try:
@@ -213,13 +232,14 @@ def parse_certificates(body: bytes) -> dict[str, RSAPublicKey]:
             f"expected a JSON object of at most {MAX_KEYS} certificates, "
             f"got {type(document).__name__}"
         )
-    keys: dict[str, RSAPublicKey] = {}
+    keys: dict[str, tuple[str, RSAPublicKey]] = {}
     for kid, pem in document.items():
-        key = _public_key(pem)
+        key = known.keys.get(kid) if known.certificates.get(kid) == pem else None
+        key = key if key is not None else _public_key(pem)
         if key is None:
             logger.warning("skipped Google token key %r: expected an RSA PEM", kid)
         else:
-            keys[kid] = key
+            keys[kid] = (pem, key)
     if not keys:
         raise KeyFetchError("expected at least one RSA certificate, got none")
     return keys

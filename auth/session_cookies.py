@@ -1,5 +1,11 @@
 """Firebase session cookies for browsers: created from a fresh ID token, verified
-like ID tokens. The only module that sees firebase-admin's session-cookie errors."""
+like ID tokens. The only module that sees firebase-admin's session-cookie errors.
+
+A cookie is whatever the client sends, checked before anyone is authenticated: it
+passes the structural checks of bearer tokens (``auth.tokens.check_structure``)
+before firebase-admin sees it, and nothing firebase-admin raises while verifying it
+becomes a 500 (some malformed cookies make it fail with ``TypeError`` and the like).
+"""
 
 from __future__ import annotations
 
@@ -13,10 +19,9 @@ import firebase_admin
 from firebase_admin import auth as fb_auth
 from firebase_admin import exceptions as fb_exceptions
 
-from auth.tokens import check_times
+from auth.tokens import check_structure, check_times, expected_project_id
 from core.errors import (
     AuthUnavailable,
-    InternalError,
     InvalidToken,
     RecentSignInRequired,
     TokenExpired,
@@ -28,6 +33,7 @@ logger = logging.getLogger(__name__)
 COOKIE_NAME = "__session"
 #: Firebase recommends exchanging only ID tokens from a sign-in this recent.
 MAX_SIGN_IN_AGE = timedelta(minutes=5)
+INVALID_MESSAGE = "The session cookie is invalid."
 
 
 def create(
@@ -67,8 +73,19 @@ def verify(
     """Verify a session cookie and return its claims (revocation is checked by the caller).
 
     Raises:
-        InvalidToken, TokenExpired, AuthUnavailable, InternalError.
+        InvalidToken: the cookie is malformed, forged, or refused for any other
+            reason, including an unexpected failure of the verifier (logged by type,
+            never with the cookie).
+        TokenExpired: the session has expired.
+        AuthUnavailable: Google's session-cookie certificates could not be fetched.
+        InternalError: misconfiguration (no project id, skew out of range), checked
+            before the cookie is looked at.
     """
+    expected_project_id(app, clock_skew_seconds)
+    try:
+        check_structure(cookie, credential="session cookie")
+    except InvalidToken:
+        raise InvalidToken(INVALID_MESSAGE) from None
     try:
         claims: dict[str, Any] = fb_auth.verify_session_cookie(
             cookie, check_revoked=False, app=app, clock_skew_seconds=clock_skew_seconds
@@ -80,11 +97,11 @@ def verify(
         raise AuthUnavailable() from None
     except fb_auth.InvalidSessionCookieError:
         logger.info("rejected session cookie")
-        raise InvalidToken("The session cookie is invalid.") from None
-    except ValueError as error:
-        if not cookie:
-            raise InvalidToken("The session cookie is empty.") from None
-        logger.error("session-cookie verification is misconfigured: %s", type(error).__name__)
-        raise InternalError() from None
+        raise InvalidToken(INVALID_MESSAGE) from None
+    except Exception as error:  # noqa: BLE001 - a client's cookie must never cause a 500
+        # The configuration was checked above, so this is the cookie's doing: the
+        # type only (the message of a decoding error may quote the cookie).
+        logger.warning("rejected session cookie: the verifier raised %s", type(error).__name__)
+        raise InvalidToken(INVALID_MESSAGE) from None
     check_times(claims, now=clock(), skew=clock_skew_seconds)
     return claims

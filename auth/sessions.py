@@ -8,14 +8,19 @@ to ``max_age`` seconds (the documented staleness bound). Privileged requests
 
 Firebase records revocation in whole seconds and keeps tokens whose ``iat``
 equals that second, so a token minted moments before a revocation, in the same
-second, would survive it. The instance that revokes also remembers the second
-and refuses tokens issued up to and including it (fail closed), so "sign out
-everywhere" takes effect at once for the token that asked for it.
+second, would survive it. The instance that revokes also remembers the second:
+it refuses tokens issued before it for as long as a token lives, and tokens issued
+in that very second for ``SAME_SECOND_REFUSAL_SECONDS`` only (see there), so "sign
+out everywhere" takes effect at once for the token that asked for it without
+locking out a sign-in that follows within the second.
 """
 
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
+from typing import Final
 
 from cachetools import TTLCache
 
@@ -23,14 +28,37 @@ from auth.directory import UserDirectory, UserRecord
 from core.errors import TokenRevoked, UserDisabled, UserNotFound
 
 #: Firebase ID tokens expire an hour after issue; older revocations cannot matter.
-TOKEN_LIFETIME_SECONDS = 3600
+TOKEN_LIFETIME_SECONDS: Final = 3600
+SAME_SECOND_REFUSAL_SECONDS: Final = 3
+"""How long after the start of a revocation's second (``revoked_at``) the revoking
+instance still refuses tokens issued in that same second.
+
+Tokens carry ``iat`` in whole seconds, so a token minted just before the revocation
+and one from a new sign-in just after it look the same. Refusing both fails closed
+for the first (which Firebase's ``validSince`` check would keep, as it accepts
+``iat == validSince``), at the price of refusing the second: a user who signs out
+everywhere and signs in again within the same second. Doing so for a token's whole
+life (an hour) locked such a user out on this instance; for these few seconds it
+covers the request racing the revocation (and makes the revoking request's own token
+refused at once even if it was minted in that second), then Firebase's ``validSince``
+is authoritative again and the new sign-in works. Longer means more
+sign-ins refused; shorter, less margin for a token in flight during the revocation.
+"""
 
 
 class SessionChecker:
     """Checks that a verified token still belongs to an active, unrevoked account."""
 
-    def __init__(self, directory: UserDirectory, *, max_age_seconds: int, max_entries: int) -> None:
+    def __init__(
+        self,
+        directory: UserDirectory,
+        *,
+        max_age_seconds: int,
+        max_entries: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._directory = directory
+        self._clock = clock
         self._cache: TTLCache[str, UserRecord] | None = (
             TTLCache(maxsize=max_entries, ttl=max_age_seconds) if max_age_seconds > 0 else None
         )
@@ -61,7 +89,12 @@ class SessionChecker:
             raise TokenRevoked()
         with self._lock:
             revoked_at = self._revoked_at.get(uid)
-        if revoked_at is not None and issued_at <= revoked_at:
+        if revoked_at is not None and (
+            issued_at < revoked_at
+            or (
+                issued_at == revoked_at and self._clock() < revoked_at + SAME_SECOND_REFUSAL_SECONDS
+            )
+        ):
             raise TokenRevoked()
         return record
 
@@ -72,7 +105,8 @@ class SessionChecker:
                 self._cache.pop(uid, None)
 
     def note_revoked(self, uid: str, revoked_at: int) -> None:
-        """Record a revocation this instance made (see the module docstring)."""
+        """Record a revocation this instance made at second ``revoked_at`` (see the
+        module docstring and ``SAME_SECOND_REFUSAL_SECONDS``)."""
         with self._lock:
             self._revoked_at[uid] = max(revoked_at, self._revoked_at.get(uid, revoked_at))
             if self._cache is not None:

@@ -5,7 +5,8 @@ Production path (``FIREBASE_AUTH_EMULATOR_HOST`` unset): the checks of
 their order, against public keys held parsed in memory by ``auth.keys`` instead of
 re-read from an HTTP cache and re-parsed on every call:
 
-1. three base64url JSON segments, header and payload objects (google-auth's decoder);
+1. three base64url JSON segments, header and payload objects (google-auth's decoder,
+   but only canonical encodings: see below);
 2. ``aud`` is not the custom-token audience; a ``kid`` is present; ``alg`` is
    ``RS256``; ``aud`` is the project; ``iss`` is ``securetoken.google.com/<project>``;
    ``sub`` is a non-empty string of at most 128 characters;
@@ -17,18 +18,28 @@ re-read from an HTTP cache and re-parsed on every call:
 A client sends the same ID token for up to an hour, so a token that passed 2-3 is
 remembered (SHA-256 of project and token, in a bounded cache per key store): presented
 again, only its payload is decoded and step 4 runs, provided its key is still the very
-key object the store holds (a refresh of the keys, or a key Google stopped publishing,
+key object the store holds (``auth.keys`` keeps the object across refetches while its
+certificate is unchanged; a changed certificate, or a key Google stopped publishing,
 makes it verify in full again). The answer is the one a full verification would give
-at that moment.
+at that moment. Because the cache is keyed on the token's text, each segment must be
+canonical unpadded base64url (``[A-Za-z0-9_-]``, no ``=``, zero trailing bits): the
+decoder of google-auth drops other characters, which would give one token unlimited
+spellings, each taking a cache slot.
 
-Where the outcome differs from firebase-admin's, on purpose: a token Google signed with
+Where the outcome differs from firebase-admin's, on purpose: a token whose encoding is
+not canonical (padding, characters outside the alphabet, non-zero trailing bits) is a
+401 here, where google-auth decodes it as the canonical spelling; a token Google signed with
 non-numeric ``iat``/``exp`` is a 401 here (google-auth raises ``TypeError``, a 500); a
 token with a ``kid`` we do not know makes the keys be fetched again (at most every
 ``auth.keys.UNKNOWN_KID_REFETCH_SECONDS``), where firebase-admin waits for max-age.
 ``tests/unit/test_tokens_production.py`` runs the token tables against both.
 
 Emulator path: the Auth emulator's tokens are unsigned and firebase-admin accepts
-them only in that mode, so verification is delegated to it unchanged.
+them only in that mode, so verification is delegated to it, after the structural
+checks of step 1 (``check_structure``): firebase-admin's decoder lets some malformed
+tokens escape as errors other than its invalid-token ones (a payload nested past the
+recursion limit is a ``RecursionError``), which would be 500s. Session cookies
+(``auth.session_cookies``) pass the same checks before firebase-admin sees them.
 
 On both paths ``check_times`` then re-checks ``exp``/``iat``/``auth_time`` with the
 injected clock, which makes the emulator behave like production for expired or
@@ -58,6 +69,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from firebase_admin import auth as fb_auth
 
 from auth import keys as keys_module
+from auth.bearer import MAX_TOKEN_LENGTH
 from auth.keys import KeyFetchError, PublicKeys
 from core.errors import AuthUnavailable, InternalError, InvalidToken, TokenExpired
 from core.settings import MAX_CLOCK_SKEW_SECONDS
@@ -123,10 +135,11 @@ def verify_id_token(
         InternalError: misconfiguration (no project id, skew out of range).
     """
     if os.environ.get(EMULATOR_HOST_ENV):
+        check_structure(token)
         return verify_id_token_with_sdk(
             token, app=app, clock_skew_seconds=clock_skew_seconds, clock=clock
         )
-    project_id = _project_id(app, clock_skew_seconds)
+    project_id = expected_project_id(app, clock_skew_seconds)
     now = clock()
     keys = keys if keys is not None else keys_module.for_app(app)
     try:
@@ -186,6 +199,31 @@ def verify_id_token_with_sdk(
     return claims
 
 
+def check_structure(token: str, *, credential: str = "ID token") -> None:
+    """Refuse anything that is not a well-formed compact JWT, before a verifier sees it.
+
+    The checks of step 1 of the production path (see the module docstring): at most
+    ``auth.bearer.MAX_TOKEN_LENGTH`` characters, three base64url segments, header and
+    payload JSON objects. Every client-supplied credential passes them before it
+    reaches firebase-admin, whose decoder raises other errors than its invalid-token
+    ones for some malformed input.
+
+    Args:
+        token: the compact JWT (an ID token or a session cookie).
+        credential: what it is, for the log line.
+
+    Raises:
+        InvalidToken: the token is malformed (logged without the token).
+    """
+    try:
+        if len(token) > MAX_TOKEN_LENGTH:
+            raise _Rejected(f"expected at most {MAX_TOKEN_LENGTH} characters")
+        _decode(token)
+    except _Rejected as rejected:
+        logger.info("rejected %s: %s", credential, _redacted(rejected.reason, token))
+        raise InvalidToken() from None
+
+
 def check_times(claims: dict[str, Any], *, now: float, skew: int) -> None:
     """Reject tokens that are expired or issued in the future, beyond ``skew`` seconds.
 
@@ -208,8 +246,13 @@ def check_times(claims: dict[str, Any], *, now: float, skew: int) -> None:
 # --- the production path -----------------------------------------------------
 
 
-def _project_id(app: firebase_admin.App, skew: int) -> str:
-    """The expected audience; misconfiguration is a 500, as with firebase-admin."""
+def expected_project_id(app: firebase_admin.App, skew: int) -> str:
+    """The expected audience, checked before any token is looked at.
+
+    Raises:
+        InternalError: no project id, or a skew out of range (misconfiguration, a
+            500 as with firebase-admin).
+    """
     project_id = app.project_id
     if not project_id:
         logger.error("token verification is misconfigured: the app has no project id")
@@ -347,9 +390,9 @@ def _decode(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
         raise _Rejected("Wrong number of segments in token")
     header_segment, payload_segment, signature_segment = raw.split(b".")
     try:
-        signature = _b64decode(signature_segment)
-        header = json.loads(_b64decode(header_segment).decode("utf-8"))
-        payload = json.loads(_b64decode(payload_segment).decode("utf-8"))
+        signature = _canonical_b64decode(signature_segment)
+        header = json.loads(_canonical_b64decode(header_segment).decode("utf-8"))
+        payload = json.loads(_canonical_b64decode(payload_segment).decode("utf-8"))
     except (binascii.Error, ValueError, RecursionError):
         raise _Rejected("Can't parse segment") from None
     if not isinstance(header, dict):
@@ -360,8 +403,22 @@ def _decode(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
 
 
 def _b64decode(segment: bytes) -> bytes:
-    """google-auth's ``padded_urlsafe_b64decode`` (non-alphabet bytes are discarded)."""
+    """google-auth's ``padded_urlsafe_b64decode`` (non-alphabet bytes are discarded);
+    only for segments ``_canonical_b64decode`` accepted before."""
     return base64.urlsafe_b64decode(segment + b"=" * (-len(segment) % 4))
+
+
+def _canonical_b64decode(segment: bytes) -> bytes:
+    """``_b64decode`` of the one spelling that encodes its result (see the module docstring).
+
+    Raises:
+        _Rejected: anything else (padding, other characters, non-zero trailing bits).
+        binascii.Error: not base64 at all.
+    """
+    decoded = _b64decode(segment)
+    if base64.urlsafe_b64encode(decoded).rstrip(b"=") != segment:
+        raise _Rejected("expected canonical unpadded base64url segments")
+    return decoded
 
 
 def _check_iat_and_exp(payload: dict[str, Any], *, skew: int, now: int) -> None:

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 
+from core import origins as origins_module
+
 #: Request bodies above this are refused with 413.
 MAX_BODY_BYTES = 64 * 1024
 #: firebase-admin accepts a clock skew of 0..60 seconds.
@@ -28,7 +30,8 @@ class Settings:
     """Every setting of the backend. Build with ``Settings.from_env``."""
 
     project_id: str
-    #: Origins allowed to call the API from a browser (exact match, e.g. ``https://app.example.com``).
+    #: Origins allowed to call the API from a browser, in the exact form browsers send
+    #: (``core.origins``, e.g. ``https://app.example.com``).
     cors_allowed_origins: tuple[str, ...] = ()
     #: Seconds of clock skew tolerated on ``exp``/``iat``/``auth_time``.
     clock_skew_seconds: int = 5
@@ -166,12 +169,18 @@ def _risk_acknowledged(env: Mapping[str, str]) -> bool:
 
 
 def _origins(raw: str) -> tuple[str, ...]:
-    origins = tuple(o.strip().rstrip("/") for o in raw.split(",") if o.strip())
+    """Comma-separated exact origins (``core.origins``): flask-cors would read a value
+    with regex characters as a pattern anchored at the start only, and a path or a
+    trailing slash never matches what browsers send."""
+    origins = tuple(o.strip() for o in raw.split(",") if o.strip())
     for origin in origins:
-        if origin == "*" or "://" not in origin:
+        if origins_module.parse(origin) is None:
+            hint = origins_module.suggestion(origin)
             raise ConfigError(
-                f"CORS_ALLOWED_ORIGINS: expected full origins like https://app.example.com, "
-                f"got {origin!r}"
+                "CORS_ALLOWED_ORIGINS: expected exact origins like https://app.example.com "
+                "(http or https, a lower-case host, an optional non-default port; no path, "
+                f"trailing slash, wildcard or pattern), got {origin!r}"
+                + (f" (write it as {hint!r})" if hint else "")
             )
     return origins
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Concatenate, ParamSpec
-from urllib.parse import urlsplit
 
 import flask_cors
 from flask import Request, Response
@@ -22,7 +22,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from auth import session_cookies
 from auth.bearer import bearer_token
 from auth.principal import Principal
-from core import errors, request_log
+from core import errors, origins, request_log
 from core.logging import TRACE_HEADERS, trace_field
 from core.settings import get_settings
 from handlers.responses import (
@@ -182,7 +182,7 @@ def _printable(text: str) -> str:
 
 def _with_cors(serve: Callable[[Request], Response]) -> Callable[[Request], Response]:
     """Answer CORS for the configured origins only (flask-cors); others get no CORS headers."""
-    origins = list(get_settings().cors_allowed_origins)
+    origins = exact_origin_patterns(get_settings().cors_allowed_origins)
     if not origins:
         return serve
     decorate = flask_cors.cross_origin(
@@ -202,6 +202,17 @@ def _with_cors(serve: Callable[[Request], Response]) -> Callable[[Request], Resp
         return with_cors(request) if "Origin" in request.headers else serve(request)
 
     return entry
+
+
+def exact_origin_patterns(origins: Sequence[str]) -> list[re.Pattern[str]]:
+    """One compiled pattern per origin that matches that exact string and nothing else.
+
+    flask-cors reads a string with regex characters (``*``, ``[``, ``?``, ...) as a
+    pattern anchored at the start only, and compares other strings case-insensitively;
+    compiled patterns it uses as they are. Settings admit only exact origins, and this
+    keeps it so whatever they contain (an IPv6 origin has brackets).
+    """
+    return [re.compile(re.escape(origin) + r"\Z") for origin in origins]
 
 
 def authenticated(
@@ -267,14 +278,25 @@ def _caller(request: Request, *, privileged: bool) -> Principal:
 
 
 def _check_origin(request: Request) -> None:
-    """CSRF defence for cookie sessions: the browser's ``Origin`` must be this API's own
-    or an allowlisted one (``SameSite=Strict`` is the first line, this the second)."""
+    """CSRF defence for cookie sessions: the browser's ``Origin`` must be exactly this
+    API's own origin or an allowlisted one: scheme, host and port (``SameSite=Strict``
+    is the first line, this the second). Anything a browser would not send as an
+    origin (a path, even ``/``; ``null``; other schemes) is refused.
+
+    The API's own scheme is ``https`` when deployed (Cloud Functions serves browsers
+    over HTTPS only, and the function itself sees plain HTTP from Google's front
+    end), else the request's; its host and port are the ``Host`` header's.
+    """
     origin = request.headers.get("Origin")
     if origin is None:
         raise errors.CsrfRejected("Cookie-authenticated writes must send an Origin header.")
-    allowed = origin.rstrip("/") in get_settings().cors_allowed_origins
-    same_origin = urlsplit(origin).netloc == request.host
-    if not (allowed or same_origin):
+    sent = origins.parse(origin)
+    if sent is None:
+        raise errors.CsrfRejected()
+    settings = get_settings()
+    allowed = {origins.parse(value) for value in settings.cors_allowed_origins}
+    own = origins.of_host("https" if settings.deployed else request.scheme, request.host)
+    if sent != own and sent not in allowed:
         raise errors.CsrfRejected()
 
 

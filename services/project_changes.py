@@ -80,6 +80,8 @@ def transferred(project: Project, new_owner: str, *, now: datetime) -> Project:
 
     Raises:
         ValidationFailed: ``new_owner`` already owns the project.
+        TooManyMembers: the previous owner would make the project exceed
+            ``MAX_MEMBERS`` (a full project can only go to one of its members).
     """
     if new_owner == project.owner_id:
         raise ValidationFailed(
@@ -87,6 +89,11 @@ def transferred(project: Project, new_owner: str, *, now: datetime) -> Project:
         )
     editors = (*(u for u in project.editors if u != new_owner), project.owner_id)
     viewers = tuple(u for u in project.viewers if u != new_owner)
+    if len(editors) + len(viewers) > MAX_MEMBERS:
+        raise TooManyMembers(
+            f"A project has at most {MAX_MEMBERS} members, and the previous owner stays on "
+            "as an editor: transfer to a member, or remove one first."
+        )
     return _bumped(project, now, owner_id=new_owner, editors=editors, viewers=viewers)
 
 

@@ -196,9 +196,7 @@ def test_error_messages(open_app: OpenApp, users: Users) -> None:
     expect(tab1.project("Shared draft").locator("header .badge")).to_have_text("editor")
 
 
-def test_the_id_token_is_refreshed_before_it_expires(
-    open_app: OpenApp, users: Users
-) -> None:
+def test_the_id_token_is_refreshed_before_it_expires(open_app: OpenApp, users: Users) -> None:
     app = open_app("alice")
     app.page.clock.install()  # the page's timers and Date, moved on by the test
     app.sign_in(users.alice)

@@ -3,6 +3,8 @@ verified like a token, with revocation, and an Origin check on every write."""
 
 from __future__ import annotations
 
+import base64
+import logging
 import time
 
 import pytest
@@ -61,8 +63,21 @@ def test_a_session_needs_a_bearer_token(browser: FlaskClient) -> None:
         (None, 403, "csrf_rejected"),
         ("https://evil.example", 403, "csrf_rejected"),
         (API_ORIGIN, 201, None),
+        # Audit finding: only the host was compared.
+        ("https://localhost", 403, "csrf_rejected"),
+        ("ftp://localhost", 403, "csrf_rejected"),
+        ("http://localhost:8080", 403, "csrf_rejected"),
+        ("http://localhost/path", 403, "csrf_rejected"),
     ],
-    ids=["no_origin", "foreign_origin", "same_origin"],
+    ids=[
+        "no_origin",
+        "foreign_origin",
+        "same_origin",
+        "same_host_other_scheme",
+        "same_host_ftp",
+        "same_host_other_port",
+        "same_origin_with_path",
+    ],
 )
 def test_cookie_writes_need_an_allowed_origin(
     browser: FlaskClient, make_user: MakeUser, origin: str | None, status: int, code: str | None
@@ -123,3 +138,39 @@ def test_role_bearing_cookies_are_checked_fresh(
     assert demote.status_code == 200
     response = browser.get("/admin/audit")
     assert (response.status_code, error_code(response)) == (401, "token_revoked")
+
+
+def _segment(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+#: Audit finding: these were 500s with a logged traceback as cookies (before anyone is
+#: authenticated), where as bearer tokens they were 401s.
+CRAFTED = {
+    "legacy_shape_with_null_d": "eyJhbGciOiJIUzI1NiJ9.eyJ2IjowLCJkIjpudWxsfQ.AA",
+    "payload_nested_1100_deep": _segment(b'{"alg":"none"}') + "." + _segment(b"[" * 1100) + ".",
+    "header_nested_1100_deep": _segment(b"[" * 1100) + "." + _segment(b"{}") + ".",
+}
+
+
+@pytest.mark.parametrize("credential", ["cookie", "bearer"])
+@pytest.mark.parametrize("crafted", CRAFTED.values(), ids=CRAFTED.keys())
+@pytest.mark.parametrize("method", ["GET", "POST"], ids=["read", "write"])
+def test_crafted_credentials_are_401_never_500(
+    browser: FlaskClient,
+    crafted: str,
+    credential: str,
+    method: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    headers = {"Origin": API_ORIGIN}
+    if credential == "cookie":
+        browser.set_cookie(COOKIE, crafted)
+    else:
+        headers["Authorization"] = f"Bearer {crafted}"
+    path = "/me" if method == "GET" else "/me/revoke-sessions"
+    response = browser.open(path, method=method, headers=headers)
+    assert (response.status_code, error_code(response)) == (401, "invalid_token")
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+    assert crafted not in caplog.text

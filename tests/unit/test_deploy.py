@@ -432,7 +432,19 @@ INVALID = [
         600,
         "the function would refuse to start: TOKEN_CLOCK_SKEW_SECONDS: expected 0..60, got 600",
     ),
-    ("wildcard_cors", "env.CORS_ALLOWED_ORIGINS", "*", "CORS_ALLOWED_ORIGINS: expected full"),
+    ("wildcard_cors", "env.CORS_ALLOWED_ORIGINS", "*", "CORS_ALLOWED_ORIGINS: expected exact"),
+    (
+        "pattern_cors",
+        "env.CORS_ALLOWED_ORIGINS",
+        ["https://app.acme.com", "https://*.acme.com"],
+        "the function would refuse to start: CORS_ALLOWED_ORIGINS: expected exact origins",
+    ),
+    (
+        "cors_with_path",
+        "env.CORS_ALLOWED_ORIGINS",
+        "https://app.acme.com/",
+        "got 'https://app.acme.com/' (write it as 'https://app.acme.com')",
+    ),
     ("env_table_value", "env.REQUIRE_VERIFIED_EMAIL", {"a": 1}, "expected a string, number"),
     ("bad_secret_ref", "secrets.CORS_ALLOWED_ORIGINS", "cors:v1", 'expected "secret-name"'),
     (

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from flask import Flask, Request, Response
 
-from core.errors import InternalError, NotFound
+from core.errors import CsrfRejected, InternalError, NotFound
 from core.settings import Settings
 from handlers import FUNCTIONS, local
 from handlers import http as http_module
@@ -188,6 +189,131 @@ def test_simple_request_from_an_allowed_origin_exposes_headers(things: Flask) ->
     response = things.test_client().get("/things", headers={"Origin": ALLOWED_ORIGIN})
     assert response.headers["Access-Control-Allow-Origin"] == ALLOWED_ORIGIN
     assert "ETag" in response.headers["Access-Control-Expose-Headers"]
+
+
+# flask-cors reads strings with regex characters as patterns anchored at the start
+# only; the shell hands it exact-match patterns, so no allowlist entry is ever a regex.
+EXACT_MATCH: list[tuple[str, str, bool]] = [
+    ("http://[::1]:8080", "http://[::1]:8080", True),
+    ("http://[::1]:8080", "http://1:8080", False),
+    ("http://[::1]:8080", "http://::8080", False),
+    ("https://*.example.com", "https://evil.example.com", False),
+    ("https://*.example.com", "https://*.example.com", True),
+    ("https://app.example.com", "https://app.example.com.evil.net", False),
+    ("https://app.example.com", "https://appXexample.com", False),
+    ("https://app.example.com", "https://app.example.com:8443", False),
+    ("https://app.example.com", "http://app.example.com", False),
+    ("https://app.example.com", "https://APP.example.com", False),
+    ("https://app.example.com", "https://app.example.com/", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("allowed", "origin", "matches"),
+    EXACT_MATCH,
+    ids=[
+        "ipv6_exact",
+        "ipv6_brackets_not_a_character_class",
+        "ipv6_brackets_not_a_character_class_either",
+        "wildcard_is_not_a_pattern",
+        "wildcard_is_a_literal",
+        "no_prefix_match",
+        "dot_is_not_any_character",
+        "other_port",
+        "other_scheme",
+        "other_case",
+        "trailing_slash",
+    ],
+)
+def test_cors_allowlist_matches_exact_origins_only(
+    allowed: str, origin: str, matches: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings built directly (not from the environment) skip its validation, so
+    the shell must be safe on its own."""
+    configured = Settings(project_id="demo-unit", cors_allowed_origins=(allowed,))
+    monkeypatch.setattr(http_module, "get_settings", lambda: configured)
+    [app] = fresh_app(Function("things", [route("/things", get=ok_view)]))
+    client = app.test_client()
+    for response in (
+        client.get("/things", headers={"Origin": origin}),
+        client.options(
+            "/things", headers={"Origin": origin, "Access-Control-Request-Method": "GET"}
+        ),
+    ):
+        assert response.headers.get("Access-Control-Allow-Origin") == (origin if matches else None)
+
+
+# --- the Origin check of cookie-authenticated writes (CSRF) ---------------------
+# Audit finding: only the host was compared, so http://, ftp:// and https://host/path
+# origins passed as the API's own. Scheme, host and port must match exactly.
+
+API = "http://api.test:8000"  # where the test request is sent (scheme and Host)
+DEPLOYED_API = "http://fn-abc.a.run.app"  # what a deployed function sees behind HTTPS
+
+
+@dataclass(frozen=True)
+class OriginCase:
+    origin: str | None
+    allowed: bool
+    api: str = API
+    deployed: bool = False
+
+
+ORIGIN_CASES: dict[str, OriginCase] = {
+    "same_origin": OriginCase("http://api.test:8000", True),
+    "same_origin_host_header_in_upper_case": OriginCase(
+        "http://api.test:8000", True, api="http://API.test:8000"
+    ),
+    "allowlisted": OriginCase(ALLOWED_ORIGIN, True),
+    "no_origin": OriginCase(None, False),
+    "other_scheme": OriginCase("https://api.test:8000", False),
+    "ftp_scheme": OriginCase("ftp://api.test:8000", False),
+    "other_port": OriginCase("http://api.test:8001", False),
+    "no_port": OriginCase("http://api.test", False),
+    "path": OriginCase("http://api.test:8000/path", False),
+    "trailing_slash": OriginCase("http://api.test:8000/", False),
+    "user_info": OriginCase("http://evil@api.test:8000", False),
+    "other_host": OriginCase("http://evil.test:8000", False),
+    "host_suffix": OriginCase("http://api.test.evil.net:8000", False),
+    "null": OriginCase("null", False),
+    "empty": OriginCase("", False),
+    "garbage": OriginCase("http://api.test:8000 http://x", False),
+    "allowlisted_with_path": OriginCase(ALLOWED_ORIGIN + "/app", False),
+    "allowlisted_with_trailing_slash": OriginCase(ALLOWED_ORIGIN + "/", False),
+    "allowlisted_over_http": OriginCase("http://app.example.com", False),
+    "allowlisted_other_port": OriginCase(ALLOWED_ORIGIN + ":8443", False),
+    "allowlisted_explicit_default_port": OriginCase(ALLOWED_ORIGIN + ":443", False),
+    "allowlisted_in_upper_case": OriginCase("https://APP.example.com", False),
+    "deployed_same_origin_is_https": OriginCase(
+        "https://fn-abc.a.run.app", True, api=DEPLOYED_API, deployed=True
+    ),
+    "deployed_plain_http_origin": OriginCase(
+        "http://fn-abc.a.run.app", False, api=DEPLOYED_API, deployed=True
+    ),
+    "deployed_https_with_path": OriginCase(
+        "https://fn-abc.a.run.app/x", False, api=DEPLOYED_API, deployed=True
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ORIGIN_CASES.values(), ids=ORIGIN_CASES.keys())
+def test_cookie_write_origin_check(case: OriginCase, monkeypatch: pytest.MonkeyPatch) -> None:
+    configured = Settings(
+        project_id="demo-unit",
+        cors_allowed_origins=(ALLOWED_ORIGIN,),
+        k_service="fn-abc" if case.deployed else None,
+    )
+    monkeypatch.setattr(http_module, "get_settings", lambda: configured)
+    headers = {} if case.origin is None else {"Origin": case.origin}
+    with Flask("origin-test").test_request_context(
+        "/projects", method="POST", base_url=case.api, headers=headers
+    ) as context:
+        if case.allowed:
+            http_module._check_origin(context.request)
+        else:
+            with pytest.raises(CsrfRejected) as raised:
+                http_module._check_origin(context.request)
+            assert (raised.value.status, raised.value.code) == (403, "csrf_rejected")
 
 
 # --- the real functions ------------------------------------------------------

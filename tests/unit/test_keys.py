@@ -202,6 +202,40 @@ def test_token_signed_with_a_rotated_key_verifies_after_the_refetch(
     assert fetch.calls == 2
 
 
+@pytest.mark.parametrize(
+    ("second", "kept"),
+    [
+        (certificates(forge.signing_key()), True),
+        (certificates(forge.signing_key(), forge.rotated_key()), True),
+        (certificates(forge.attacker_key()), False),  # same kid, another certificate
+    ],
+    ids=["same_certificates", "a_key_added", "certificate_changed"],
+)
+def test_a_refetch_keeps_the_key_object_of_an_unchanged_certificate(
+    second: bytes, kept: bool
+) -> None:
+    """``auth.tokens`` trusts a remembered token only with the very same key object, so
+    keeping it across refetches keeps that cache (audit finding: every refetch emptied
+    it)."""
+    fetch, clock = ScriptedFetch([ok(), ok(second)]), FakeClock()
+    public_keys = store(fetch, clock)
+    first = public_keys.get(KID)
+    clock.advance(3600)
+    again = public_keys.get(KID)
+    assert fetch.calls == 2
+    assert again is not None
+    assert (again is first) is kept
+
+
+def test_a_key_no_longer_published_is_dropped_by_the_refetch() -> None:
+    fetch, clock = ScriptedFetch([ok(), ok(certificates(forge.rotated_key()))]), FakeClock()
+    public_keys = store(fetch, clock)
+    assert public_keys.get(KID) is not None
+    clock.advance(3600)
+    assert public_keys.get(KID) is None
+    assert public_keys.get(NEW_KID) is not None
+
+
 # --- failures ------------------------------------------------------------------
 
 

@@ -5,11 +5,13 @@ the project part of the identity, the cache bounded."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
 import firebase_admin
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from auth import keys, tokens
 from auth.keys import PublicKeys
@@ -75,17 +77,52 @@ def test_an_edited_token_is_never_a_hit(production_app: firebase_admin.App) -> N
     assert verified_tokens(keys.for_app(production_app)).hits == 0
 
 
-def test_a_refresh_of_the_keys_verifies_again() -> None:
-    fetch, clock = ScriptedFetch([ok()]), FakeClock()
+def test_a_refresh_with_unchanged_certificates_keeps_the_cache() -> None:
+    """Audit finding: every refetch replaced every key object, which emptied the cache
+    (and an unknown ``kid`` can cause one every 30 s)."""
+    rotated = ok(certificates(forge.signing_key(), forge.rotated_key()))
+    fetch, clock = ScriptedFetch([ok(), ok(), rotated]), FakeClock()
     public_keys = store(fetch, clock)
     now = time.time()
     token = forge.mint(now=now)
     app = _app_for(public_keys)
     verify(token, app, now=now, public_keys=public_keys)
-    clock.advance(3600)  # max-age passed: new key objects
+    key = public_keys.get(forge.DEFAULT_KID)
+    clock.advance(3600)  # max-age passed: a refetch, same certificate
+    verify(token, app, now=now, public_keys=public_keys)
+    assert (fetch.calls, verified_tokens(public_keys).hits) == (2, 1)
+    clock.advance(keys.UNKNOWN_KID_REFETCH_SECONDS)
+    assert public_keys.get("made-up-kid") is None  # a refetch for an unknown kid
+    assert public_keys.get(forge.rotated_key().kid) is not None  # ... that found a new key
+    verify(token, app, now=now, public_keys=public_keys)
+    assert (fetch.calls, verified_tokens(public_keys).hits) == (3, 2)
+    assert public_keys.get(forge.DEFAULT_KID) is key
+
+
+def test_a_changed_certificate_verifies_again() -> None:
+    """The same ``kid`` with other certificate text is a new key object (here the same
+    RSA key as a bare public-key PEM, so the token still verifies, in full)."""
+    same_key_other_pem = json.dumps({forge.DEFAULT_KID: _public_key_pem(forge.signing_key())})
+    fetch, clock = ScriptedFetch([ok(), ok(same_key_other_pem.encode())]), FakeClock()
+    public_keys = store(fetch, clock)
+    now = time.time()
+    token = forge.mint(now=now)
+    app = _app_for(public_keys)
+    verify(token, app, now=now, public_keys=public_keys)
+    key = public_keys.get(forge.DEFAULT_KID)
+    clock.advance(3600)
     verify(token, app, now=now, public_keys=public_keys)
     assert fetch.calls == 2
     assert verified_tokens(public_keys).hits == 0
+    assert public_keys.get(forge.DEFAULT_KID) is not key
+
+
+def _public_key_pem(key: forge.SigningKey) -> str:
+    return (
+        key.private_key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def test_a_key_google_stopped_publishing_is_not_trusted_from_the_cache() -> None:

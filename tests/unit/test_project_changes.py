@@ -88,6 +88,43 @@ def test_transfer_keeps_old_owner_as_editor(new_owner: str, editors: tuple, view
     assert updated.version == 4
 
 
+def full(**overrides: object) -> Project:
+    """A project with ``MAX_MEMBERS`` members: 50 editors and 50 viewers."""
+    half = MAX_MEMBERS // 2
+    return project(
+        editors=tuple(f"e{i}" for i in range(half)),
+        viewers=tuple(f"v{i}" for i in range(MAX_MEMBERS - half)),
+        **overrides,
+    )
+
+
+def test_transfer_of_a_full_project_to_an_outsider_is_409() -> None:
+    """Regression (audit): the old owner was appended past the cap; two transfers of a
+    full project reached 102 members."""
+    with pytest.raises(TooManyMembers) as raised:
+        changes.transferred(full(), "outsider", now=T1)
+    assert (raised.value.status, raised.value.code) == (409, "too_many_members")
+
+
+@pytest.mark.parametrize("new_owner", ["e0", "v0"], ids=["to_an_editor", "to_a_viewer"])
+def test_transfer_of_a_full_project_to_a_member_keeps_it_full(new_owner: str) -> None:
+    updated = changes.transferred(full(), new_owner, now=T1)
+    assert len(updated.editors) + len(updated.viewers) == MAX_MEMBERS
+    assert updated.owner_id == new_owner
+    assert "owner" in updated.editors
+
+
+def test_repeated_transfers_never_exceed_the_cap() -> None:
+    current = full()
+    for new_owner in ("e0", "v0", "e1", "outsider-1", "outsider-2"):
+        try:
+            current = changes.transferred(current, new_owner, now=T1)
+        except TooManyMembers:
+            continue
+        assert len(current.editors) + len(current.viewers) <= MAX_MEMBERS
+    assert current.owner_id == "e1"
+
+
 def test_transfer_to_current_owner_is_400() -> None:
     with pytest.raises(ValidationFailed):
         changes.transferred(project(), "owner", now=T1)

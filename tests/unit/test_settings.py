@@ -28,7 +28,7 @@ def test_defaults() -> None:
         ({"REQUIRE_VERIFIED_EMAIL": "false"}, "require_verified_email", False),
         ({"REQUIRE_VERIFIED_EMAIL": "ON"}, "require_verified_email", True),
         (
-            {"CORS_ALLOWED_ORIGINS": "https://a.example, http://localhost:5173/"},
+            {"CORS_ALLOWED_ORIGINS": " https://a.example, http://localhost:5173 ,"},
             "cors_allowed_origins",
             ("https://a.example", "http://localhost:5173"),
         ),
@@ -59,8 +59,8 @@ def test_gcloud_project_is_the_last_fallback() -> None:
         ({**BASE, "TOKEN_CLOCK_SKEW_SECONDS": "-1"}, "0..60"),
         ({**BASE, "TOKEN_CLOCK_SKEW_SECONDS": "five"}, "integer"),
         ({**BASE, "REQUIRE_VERIFIED_EMAIL": "maybe"}, "true or false"),
-        ({**BASE, "CORS_ALLOWED_ORIGINS": "*"}, "full origins"),
-        ({**BASE, "CORS_ALLOWED_ORIGINS": "example.com"}, "full origins"),
+        ({**BASE, "CORS_ALLOWED_ORIGINS": "*"}, "exact origins"),
+        ({**BASE, "CORS_ALLOWED_ORIGINS": "example.com"}, "exact origins"),
         ({**BASE, "REVOCATION_CHECK_MAX_AGE_SECONDS": "99999"}, "0..3600"),
     ],
     ids=[
@@ -126,3 +126,79 @@ def test_override_names_the_risk_to_allow_a_real_project_locally() -> None:
 )
 def test_safe_combinations_start(env: dict[str, str]) -> None:
     assert Settings.from_env(env).project_id == "demo-x"
+
+
+# --- CORS_ALLOWED_ORIGINS: exact origins only ------------------------------------
+# flask-cors reads a value with regex characters as a pattern anchored at the start
+# only (audit finding: https://*.example.com was accepted and matched as a regex).
+
+ACCEPTED_ORIGINS = {
+    "https_host": "https://app.example.com",
+    "http_localhost_port": "http://localhost:5173",
+    "ipv4_port": "http://127.0.0.1:8000",
+    "ipv6_port": "http://[::1]:8080",
+    "punycode_host": "https://xn--exmple-cua.com",
+    "single_label": "http://devbox",
+    "highest_port": "https://a.example:65535",
+    "hyphenated_labels": "https://my-app.eu-west.example.com",
+}
+
+
+@pytest.mark.parametrize("origin", ACCEPTED_ORIGINS.values(), ids=ACCEPTED_ORIGINS.keys())
+def test_exact_origins_are_accepted_as_written(origin: str) -> None:
+    settings = Settings.from_env({**BASE, "CORS_ALLOWED_ORIGINS": origin})
+    assert settings.cors_allowed_origins == (origin,)
+
+
+#: value -> the form the error message suggests, or None when nothing is close.
+REFUSED_ORIGINS: dict[str, tuple[str, str | None]] = {
+    "wildcard_subdomain": ("https://*.example.com", None),
+    "regex_dot_star": ("https://.*\\.example\\.com", None),
+    "regex_alternation": ("https://(app|admin).example.com", None),
+    "regex_anchor": ("^https://app.example.com$", None),
+    "character_class": ("https://app[0-9].example.com", None),
+    "question_mark": ("https://app?.example.com", None),
+    "bare_wildcard": ("*", None),
+    "no_scheme": ("app.example.com", None),
+    "other_scheme": ("ftp://app.example.com", None),
+    "null_origin": ("null", None),
+    "path": ("https://app.example.com/app", None),
+    "trailing_slash": ("https://app.example.com/", "https://app.example.com"),
+    "query": ("https://app.example.com?x=1", None),
+    "fragment": ("https://app.example.com#x", None),
+    "user_info": ("https://user@app.example.com", None),
+    "upper_case_host": ("https://App.Example.com", "https://app.example.com"),
+    "upper_case_scheme": ("HTTPS://app.example.com", "https://app.example.com"),
+    "explicit_default_port": ("https://app.example.com:443", "https://app.example.com"),
+    "explicit_default_http_port": ("http://localhost:80", "http://localhost"),
+    "port_zero": ("https://app.example.com:0", None),
+    "port_too_big": ("https://app.example.com:65536", None),
+    "port_leading_zero": ("https://app.example.com:0443", "https://app.example.com"),
+    "empty_port": ("https://app.example.com:", "https://app.example.com"),
+    "trailing_dot": ("https://app.example.com.", None),
+    "empty_label": ("https://app..example.com", None),
+    "leading_hyphen": ("https://-app.example.com", None),
+    "underscore": ("https://app_1.example.com", None),
+    "unicode_host": ("https://exämple.com", None),
+    "short_ipv4": ("http://127.1", None),
+    "ipv6_not_compressed": ("http://[0:0:0:0:0:0:0:1]:8080", None),
+    "ipv6_invalid": ("http://[::g]", None),
+    "embedded_whitespace": ("https://app .example.com", None),
+}
+
+
+@pytest.mark.parametrize(
+    ("origin", "suggested"), REFUSED_ORIGINS.values(), ids=REFUSED_ORIGINS.keys()
+)
+def test_anything_but_an_exact_origin_is_refused_at_start(
+    origin: str, suggested: str | None
+) -> None:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_env({**BASE, "CORS_ALLOWED_ORIGINS": f"https://ok.example,{origin}"})
+    message = str(raised.value)
+    assert message.startswith("CORS_ALLOWED_ORIGINS: expected exact origins like https://")
+    assert f"got {origin!r}" in message
+    if suggested is None:
+        assert "write it as" not in message
+    else:
+        assert message.endswith(f"(write it as {suggested!r})")

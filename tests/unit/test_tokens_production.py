@@ -25,6 +25,7 @@ import firebase_admin
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from auth import keys as keys_module
 from auth import tokens
 from auth.directory import UserDirectory, UserRecord
 from auth.identity import Authenticator
@@ -450,6 +451,124 @@ def test_malformed_token_text_is_not_logged(
     with pytest.raises(InvalidToken):
         verify(token, production_app, now=time.time())
     assert_not_logged(token, caplog)
+
+
+# --- one token, one spelling ---------------------------------------------------
+# The cache of verified tokens is keyed on the token's text, and google-auth's decoder
+# drops characters outside the alphabet: a valid token had unlimited spellings, each
+# accepted and each taking a cache slot (audit finding). Only canonical unpadded
+# base64url is accepted now; firebase-admin still accepts these (the reference below).
+
+_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def _segments(token: str) -> list[str]:
+    return token.split(".")
+
+
+def _respelled(token: str, index: int, change: Callable[[str], str]) -> str:
+    segments = _segments(token)
+    segments[index] = change(segments[index])
+    return ".".join(segments)
+
+
+def _padded(segment: str) -> str:
+    return segment + ("=" * (-len(segment) % 4) or "====")
+
+
+def _with_trailing_bits(segment: str) -> str:
+    """The last character with its unused low bits set (2 or 4 of them)."""
+    unused = {2: 4, 3: 2}[len(segment) % 4]
+    last = _ALPHABET.index(segment[-1]) | ((1 << unused) - 1)
+    return segment[:-1] + _ALPHABET[last]
+
+
+def _standard_alphabet(segment: str) -> str:
+    return segment.replace("-", "+").replace("_", "/")
+
+
+def _token_with_url_safe_characters(now: float) -> str:
+    """A valid token whose signature uses ``-`` or ``_`` (nearly all do)."""
+    for n in range(100):
+        token = forge.mint(now=now, uid=f"{UID}-{n}" if n else UID)
+        if {"-", "_"} & set(_segments(token)[2]):
+            return token
+    raise AssertionError("expected a signature with - or _ among 100 tokens")
+
+
+#: Other spellings of the signature segment, which decode to the same signature (the
+#: header and payload segments are signed as they are spelled).
+RESPELLINGS: dict[str, Callable[[str], str]] = {
+    "padded": lambda t: _respelled(t, 2, _padded),
+    "padding_inside": lambda t: _respelled(t, 2, lambda s: s[:8] + "====" + s[8:]),
+    "outside_alphabet": lambda t: _respelled(t, 2, lambda s: s[:10] + "!!!!" + s[10:]),
+    "outside_alphabet_at_the_ends": lambda t: _respelled(t, 2, lambda s: "*~" + s + "$%"),
+    "whitespace": lambda t: _respelled(t, 2, lambda s: s[:40] + " \t\n " + s[40:]),
+    "trailing_bits": lambda t: _respelled(t, 2, _with_trailing_bits),
+    "standard_alphabet": lambda t: _respelled(t, 2, _standard_alphabet),
+}
+
+
+@pytest.mark.parametrize("respell", RESPELLINGS.values(), ids=RESPELLINGS.keys())
+def test_a_non_canonical_spelling_of_a_valid_token_is_refused(
+    respell: Callable[[str], str], production_app: firebase_admin.App
+) -> None:
+    now = time.time()
+    token = _token_with_url_safe_characters(now)
+    other = respell(token)
+    assert other != token
+    # firebase-admin reads it as the same token: this is a second spelling of it ...
+    assert tokens.verify_id_token_with_sdk(other, app=production_app, clock_skew_seconds=SKEW)
+    # ... which the fast path refuses, before and after the canonical one is cached.
+    with pytest.raises(InvalidToken):
+        verify(other, production_app, now=now)
+    assert verify(token, production_app, now=now)["sub"] == _segments_sub(token)
+    with pytest.raises(InvalidToken):
+        verify(other, production_app, now=now)
+
+
+def _segments_sub(token: str) -> str:
+    sub: str = forge.claims_of(token)["sub"]
+    return sub
+
+
+def test_spellings_do_not_take_cache_slots(production_app: firebase_admin.App) -> None:
+    now = time.time()
+    token = _token_with_url_safe_characters(now)
+    verify(token, production_app, now=now)
+    for respell in RESPELLINGS.values():
+        with pytest.raises(InvalidToken):
+            verify(respell(token), production_app, now=now)
+    for n in range(50):  # the same trick, many times over
+        spelled = _respelled(token, 2, lambda s, n=n: s[:n] + "!!!!" + s[n:])
+        with pytest.raises(InvalidToken):
+            verify(spelled, production_app, now=now)
+    assert len(tokens.verified_tokens(keys_module.for_app(production_app))) == 1
+
+
+#: In emulator mode tokens are unsigned, so any segment can be respelled.
+UNSIGNED_RESPELLINGS: dict[str, Callable[[str], str]] = {
+    "padded_header": lambda t: _respelled(t, 0, _padded),
+    "padded_payload": lambda t: _respelled(t, 1, _padded),
+    "outside_alphabet_in_payload": lambda t: _respelled(t, 1, lambda s: s[:8] + "!!!!" + s[8:]),
+    "padding_inside_header": lambda t: _respelled(t, 0, lambda s: s[:8] + "====" + s[8:]),
+}
+
+
+@pytest.mark.parametrize("respell", UNSIGNED_RESPELLINGS.values(), ids=UNSIGNED_RESPELLINGS.keys())
+def test_non_canonical_spellings_are_refused_in_emulator_mode_too(
+    respell: Callable[[str], str],
+    production_app: firebase_admin.App,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", "127.0.0.1:9")
+    now = time.time()
+    token = forge.unsigned(now=now)
+    other = respell(token)
+    assert tokens.verify_id_token_with_sdk(other, app=production_app, clock_skew_seconds=SKEW)
+    assert verify(token, production_app, now=now)["uid"] == UID
+    with pytest.raises(InvalidToken):
+        verify(other, production_app, now=now)
 
 
 # --- clock skew, with our clock frozen ---------------------------------------
