@@ -85,7 +85,12 @@ def claim(uid: str, key: str, fingerprint: str, *, now: datetime) -> Project | N
 
 
 def create_project(uid: str, key: str, project: Project) -> Project:
-    """Create the project and complete the record in one commit."""
+    """Create the project and complete the record in one commit.
+
+    Two documents, one invariant (a ``done`` record names a project that exists): a
+    batch writes both or neither. No transaction: nothing needs reading, since
+    ``claim`` made the record this request's.
+    """
     client = get_client()
     batch = client.batch()
     batch.create(client.collection("projects").document(project.id), to_document(project))
@@ -99,7 +104,7 @@ def create_project(uid: str, key: str, project: Project) -> Project:
 
 
 def release(uid: str, key: str) -> None:
-    """Give the key back after the first request failed, so a retry can run."""
+    """Give the key back after the first request failed, so a retry can run (one commit)."""
     with translated():
         _ref(uid, key).delete(timeout=timeout())
 
