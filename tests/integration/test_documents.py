@@ -221,3 +221,17 @@ def test_the_write_replaces_the_whole_document(
 
     run(client, path, change)
     assert firestore_emulator.get_document(path) == {"n": 1, "a.b": 2, "a": {"c": 3}}
+
+
+def test_a_conditional_write_after_someone_elses_is_refused(
+    client: Client, path: str, firestore_emulator: FirestoreEmulator
+) -> None:
+    """The building block of lease takeover (``store.locks``): one winner per read."""
+    firestore_emulator.set_document(path, {"n": 0})
+    snapshot = ref(client, path).get()
+    assert documents.write_if_unchanged(client, ref(client, path), snapshot, {"n": 1}, timeout=10)
+    with pytest.raises(documents.StaleRead):
+        documents.write_if_unchanged(client, ref(client, path), snapshot, {"n": 2}, timeout=10)
+    with pytest.raises(documents.StaleRead):
+        documents.write_if_unchanged(client, ref(client, path), snapshot, None, timeout=10)
+    assert firestore_emulator.get_document(path) == {"n": 1}

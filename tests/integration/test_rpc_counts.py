@@ -9,6 +9,7 @@ read, a second commit or a per-request Auth lookup fails here with the numbers.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -210,3 +211,18 @@ def test_revocation_checks_are_cached_per_user(api: Api, make_user: MakeUser, ca
     for _ in range(20):
         assert api.call("GET", "/me", user).status_code == 200
     assert calls.auth == {"accounts:lookup": 1}
+
+
+def test_an_expired_lease_is_taken_over_in_one_commit(
+    api: Api, make_user: MakeUser, calls: Calls, firestore_emulator: FirestoreEmulator
+) -> None:
+    admin, user = make_user(roles=["admin"]), make_user()
+    lock_id = hashlib.sha256(f"claims:{user.uid}".encode()).hexdigest()
+    past = datetime.now(UTC) - timedelta(seconds=1)
+    firestore_emulator.set_document(f"locks/{lock_id}", {"holder": "dead", "expiresAt": past})
+    calls.reset()
+    response = api.call("PUT", f"/admin/users/{user.uid}/roles", admin, {"roles": ["auditor"]})
+    assert response.status_code == 200, response.get_json()
+    # The failed create and a read of the lease, then the conditional takeover; the
+    # audit entry, marking it applied and the release as in any role change.
+    assert calls.firestore == {"commit": 5, "batch_get_documents": 1}
