@@ -22,6 +22,11 @@ if TYPE_CHECKING:
     from google.cloud.firestore import CollectionReference, DocumentReference, Query
 
 COLLECTION = "projects"
+#: Fresh transactions tried, with back-off, before contention becomes 409 ``busy``: for
+#: writes whose invariant spans documents (a one-document write needs no transaction
+#: and uses ``store.documents.ATTEMPTS``).
+CONTENTION_ROUNDS = 4
+
 #: A change computes the new state from the current one (pure; it may be retried),
 #: returns ``None`` to delete, or raises an ``ApiError`` to abort without writing
 #: (returning the very project it was given writes nothing).
