@@ -89,8 +89,8 @@ def read_modify_write(
             are removed: the write replaces the document, as ``set`` does).
         change: the current value (``None`` if absent) -> the new value, ``None`` to
             delete (or leave absent), or the very value it was given to write nothing.
-            It may run once per round, so it must not have effects of its own beyond
-            what it returns; it may raise an ``ApiError`` to abort without writing.
+            It runs once per round, so running it again must be harmless (memoise any
+            lookup it makes); it may raise an ``ApiError`` to abort without writing.
         timeout: of each RPC, in seconds.
         attempts: rounds before giving up (see the module docstring for the bound).
 
@@ -159,6 +159,8 @@ def write_if_unchanged(
                 ref.delete(option=option, timeout=timeout)
                 return None
             fields = _replacing(client, snapshot.to_dict() or {}, data)
+            if not fields:  # empty, and stays empty: ``update`` refuses an empty write
+                return snapshot.update_time
             return ref.update(fields, option=option, timeout=timeout).update_time
         except _LOST as lost:
             raise StaleRead() from lost

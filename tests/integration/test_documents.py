@@ -235,3 +235,12 @@ def test_a_conditional_write_after_someone_elses_is_refused(
     with pytest.raises(documents.StaleRead):
         documents.write_if_unchanged(client, ref(client, path), snapshot, None, timeout=10)
     assert firestore_emulator.get_document(path) == {"n": 1}
+
+
+def test_an_empty_document_can_stay_empty(
+    client: Client, path: str, firestore_emulator: FirestoreEmulator
+) -> None:
+    firestore_emulator.set_document(path, {})
+    outcome = run(client, path, lambda current: {})
+    assert (outcome.before, outcome.after) == ({}, {})
+    assert firestore_emulator.get_document(path) == {}
