@@ -209,6 +209,18 @@ class Emulators:
             if status != 200 or (isinstance(reply, dict) and reply.get("error")):
                 raise RuntimeError(f"batchCreate: expected 200, got {status}: {reply}")
 
+    def set_claims(self, uid: str, claims: dict[str, Any]) -> None:
+        """Replace the user's custom claims (e.g. ``{"roles": ["admin"]}``)."""
+        status, reply = http(
+            "POST",
+            f"{self.auth_url}/identitytoolkit.googleapis.com/v1/projects/{PROJECT_ID}"
+            "/accounts:update",
+            body={"localId": uid, "customAttributes": json.dumps(claims)},
+            headers={"Authorization": "Bearer owner"},
+        )
+        if status != 200:
+            raise RuntimeError(f"accounts:update: expected 200, got {status}: {reply}")
+
     def revoke(self, uid: str) -> int:
         """Revoke the user's sessions as ``revoke_refresh_tokens`` does (validSince = now)."""
         valid_since = int(time.time())

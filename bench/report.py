@@ -190,14 +190,18 @@ def _summary(results: dict[str, Any]) -> str:
 
 def _rpc_ok(op: Operation) -> bool:
     fs = op.firestore
+    read_and_commit = {"batch_get_documents": 1, "commit": 1}
     expected: dict[str, dict[str, int]] = {
         "create": {"commit": 1},
         "create, Idempotency-Key": {"commit": 2},
         "get": {"batch_get_documents": 1},
-        "patch": {"begin_transaction": 1, "batch_get_documents": 1, "commit": 1},
         "list": {"run_query": 1},
-        "add member": {"begin_transaction": 1, "batch_get_documents": 1, "commit": 1},
-        "delete": {"begin_transaction": 1, "batch_get_documents": 1, "commit": 1},
+        "patch": read_and_commit,
+        "add member": read_and_commit,
+        "remove member": read_and_commit,
+        "transfer": read_and_commit,
+        "delete": read_and_commit,
+        "roles change": {"commit": 4},
         "me": {},
     }
     return op.status < 300 and fs == expected[op.name]
@@ -368,8 +372,11 @@ def _rpc(operations: list[Operation]) -> str:
         )
     lines += [
         "",
-        "A transaction is `begin_transaction` + the read inside it + `commit` (a failed "
-        "precondition or policy check rolls back instead of committing). Billing: "
+        "A project write is no transaction: one read, then one `commit` preconditioned on "
+        "the `update_time` it read (`store/documents.py`); a write by someone else in "
+        "between fails that commit, and the change is decided again on a fresh read (one "
+        "more read and commit per lost round). A refused change (policy, `If-Match`) "
+        "commits nothing. A role change is serialised by a lease (`store/locks.py`). Billing: "
         "`batch_get_documents` of one document is 1 document read; `commit` of one document "
         "is 1 write (or delete); a page query is billed one read per document returned "
         "(minimum 1), and a page of `limit` reads `limit + 1` documents to know whether a "

@@ -16,10 +16,13 @@ TARGETS = {
     "create": "1 commit (+ idempotency record if present)",
     "create, Idempotency-Key": "claim the key (1 commit) + project and record in 1 commit",
     "get": "1 read",
-    "patch": "one transaction: 1 read + 1 commit",
     "list": "1 query",
-    "add member": "one transaction: 1 read + 1 commit (+ 1 Auth lookup: does the uid exist)",
-    "delete": "one transaction: 1 read + 1 commit",
+    "patch": "1 read + 1 commit preconditioned on it",
+    "add member": "1 read + 1 conditional commit (+ 1 Auth lookup: does the uid exist)",
+    "remove member": "1 read + 1 conditional commit",
+    "transfer": "1 read + 1 conditional commit (+ 1 Auth lookup: does the new owner exist)",
+    "delete": "1 read + 1 conditional commit (the delete)",
+    "roles change": "4 commits: take the lease, audit entry, mark it applied, release the lease",
     "me": "0 (no Firestore)",
 }
 
@@ -45,16 +48,23 @@ def _delta(before: dict[str, list[float]], after: dict[str, list[float]]) -> dic
 
 
 def measure(server: env.Server, emulators: env.Emulators) -> list[Operation]:
-    owner, member = "rpc-owner", "rpc-member"
+    owner, member, heir, admin = "rpc-owner", "rpc-member", "rpc-heir", "rpc-admin"
     server.quiesce()
-    emulators.create_users([owner, member])
-    headers = {"Authorization": f"Bearer {env.token(owner)}"}
-    env.http("GET", server.url + "/me", headers=headers)  # the session check, cached after this
+    emulators.create_users([owner, member, heir, admin])
+    emulators.set_claims(admin, {"roles": ["admin"]})
+    headers = {uid: {"Authorization": f"Bearer {env.token(uid)}"} for uid in (owner, member, heir)}
+    headers[admin] = {"Authorization": f"Bearer {env.token(admin, roles=['admin'])}"}
+    for uid in (owner, heir):  # the session check, cached after this
+        env.http("GET", server.url + "/me", headers=headers[uid])
     operations: list[Operation] = []
 
-    def run(name: str, method: str, path: str, body: object = None, **extra: str) -> object:
+    def run(
+        name: str, method: str, path: str, body: object = None, *, by: str = owner, **extra: str
+    ) -> object:
         before = server.stats()
-        status, reply = env.http(method, server.url + path, headers={**headers, **extra}, body=body)
+        status, reply = env.http(
+            method, server.url + path, headers={**headers[by], **extra}, body=body
+        )
         after = server.stats()
         operations.append(
             Operation(
@@ -77,10 +87,14 @@ def measure(server: env.Server, emulators: env.Emulators) -> list[Operation]:
         **{"Idempotency-Key": "bench-1"},
     )
     project_id = created["id"] if isinstance(created, dict) else "missing"
-    run("get", "GET", f"/projects/{project_id}")
-    run("patch", "PATCH", f"/projects/{project_id}", {"description": "edited"})
+    path = f"/projects/{project_id}"
+    run("get", "GET", path)
     run("list", "GET", "/projects?limit=20")
-    run("add member", "PUT", f"/projects/{project_id}/members/{member}", {"role": "viewer"})
-    run("delete", "DELETE", f"/projects/{project_id}")
+    run("patch", "PATCH", path, {"description": "edited"})
+    run("add member", "PUT", f"{path}/members/{member}", {"role": "viewer"})
+    run("remove member", "DELETE", f"{path}/members/{member}")
+    run("transfer", "POST", f"{path}/transfer", {"ownerId": heir})
+    run("delete", "DELETE", path, by=heir)
+    run("roles change", "PUT", f"/admin/users/{member}/roles", {"roles": ["auditor"]}, by=admin)
     run("me", "GET", "/me")
     return operations

@@ -1,5 +1,6 @@
-"""Project use cases. Every write is one Firestore transaction that re-reads the
-project, re-checks the policy and ``If-Match`` on what it read, then writes."""
+"""Project use cases. Every write reads the project, checks the policy and ``If-Match``
+on what it read, and commits only if the project is still as read (else all of it runs
+again on a fresh read: ``store.projects.apply``)."""
 
 from __future__ import annotations
 
@@ -232,7 +233,7 @@ def _checked_id(project_id: str) -> str:
 
 
 def _once(check: UserExists) -> UserExists:
-    """Memoise within one request: a transaction retry must not repeat the Auth call."""
+    """Memoise within one request: a retry after a lost race must not repeat the Auth call."""
     seen: dict[str, bool] = {}
 
     def cached(uid: str) -> bool:

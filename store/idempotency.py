@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 from google.api_core import exceptions as gexc
 
 from core.errors import IdempotencyInProgress, IdempotencyKeyReused
-from store.client import delete_if_unchanged, get_client, timeout
+from store.client import get_client, timeout
+from store.documents import read_modify_write
 from store.errors import translated
 from store.models import Project, as_datetime
 from store.projects import from_document, to_document
@@ -36,6 +37,11 @@ PENDING, DONE = "pending", "done"
 def claim(uid: str, key: str, fingerprint: str, *, now: datetime) -> Project | None:
     """Claim ``key`` for this request, or return the project an earlier one created.
 
+    A fresh key costs one commit (a create, which fails if the record exists). A known
+    key adds one read, and one conditional commit only to take over an expired record;
+    ``store.documents.read_modify_write`` re-reads and decides again if the record
+    changed in between (so two requests never both take it over).
+
     Returns:
         ``None`` if this request now owns the key (it must call ``create_project``
         or ``release``); otherwise the project created by the first request.
@@ -43,39 +49,48 @@ def claim(uid: str, key: str, fingerprint: str, *, now: datetime) -> Project | N
     Raises:
         IdempotencyKeyReused: the key was used with another body (422).
         IdempotencyInProgress: the first request is still running (409).
+        Busy: the record kept changing under contention.
         Unavailable: Firestore could not be reached.
     """
     ref = _ref(uid, key)
+    pending = {
+        "state": PENDING,
+        "fingerprint": fingerprint,
+        "leaseUntil": now + PENDING_LEASE,
+        "expiresAt": now + RECORD_TTL,
+    }
     with translated():
-        for _ in range(2):  # a second round after clearing an expired record
-            try:
-                ref.create(
-                    {
-                        "state": PENDING,
-                        "fingerprint": fingerprint,
-                        "leaseUntil": now + PENDING_LEASE,
-                        "expiresAt": now + RECORD_TTL,
-                    },
-                    timeout=timeout(),
-                )
-                return None
-            except gexc.AlreadyExists:
-                pass
-            snapshot = ref.get(timeout=timeout())
-            data: dict[str, Any] = snapshot.to_dict() or {}
-            if not snapshot.exists or _expired(data, now):
-                delete_if_unchanged(ref, snapshot.update_time)
-                continue
-            if data.get("fingerprint") != fingerprint:
-                raise IdempotencyKeyReused()
-            if data.get("state") != DONE:
-                raise IdempotencyInProgress()
-            return from_document(str(data["projectId"]), dict(data["project"]))
-    raise IdempotencyInProgress()
+        try:
+            ref.create(pending, timeout=timeout())
+            return None
+        except gexc.AlreadyExists:
+            pass
+
+    def decide(record: dict[str, Any] | None) -> dict[str, Any] | None:
+        if record is None or _expired(record, now):
+            return pending  # (re)claim it: create if absent, else replace the expired one
+        if record.get("fingerprint") != fingerprint:
+            raise IdempotencyKeyReused()
+        if record.get("state") != DONE:
+            raise IdempotencyInProgress()
+        return record  # a replay: nothing to write
+
+    record = read_modify_write(
+        get_client(), ref, decode=_record, encode=dict, change=decide, timeout=timeout()
+    ).after
+    if record is pending:
+        return None
+    assert record is not None  # ``decide`` never deletes
+    return from_document(str(record["projectId"]), dict(record["project"]))
 
 
 def create_project(uid: str, key: str, project: Project) -> Project:
-    """Create the project and complete the record in one commit."""
+    """Create the project and complete the record in one commit.
+
+    Two documents, one invariant (a ``done`` record names a project that exists): a
+    batch writes both or neither. No transaction: nothing needs reading, since
+    ``claim`` made the record this request's.
+    """
     client = get_client()
     batch = client.batch()
     batch.create(client.collection("projects").document(project.id), to_document(project))
@@ -89,7 +104,7 @@ def create_project(uid: str, key: str, project: Project) -> Project:
 
 
 def release(uid: str, key: str) -> None:
-    """Give the key back after the first request failed, so a retry can run."""
+    """Give the key back after the first request failed, so a retry can run (one commit)."""
     with translated():
         _ref(uid, key).delete(timeout=timeout())
 
@@ -101,6 +116,10 @@ def fingerprint(*parts: str) -> str:
         data = part.encode("utf-8")
         digest.update(len(data).to_bytes(8, "big") + data)
     return digest.hexdigest()
+
+
+def _record(_doc_id: str, data: dict[str, Any]) -> dict[str, Any]:
+    return data
 
 
 def _expired(data: dict[str, Any], now: datetime) -> bool:

@@ -5,9 +5,10 @@ instances changing one user's claims at once could lose an update. A lease in
 ``locks/{sha256(name)}`` serialises them across instances; it expires on its own
 if its holder dies. Hand-written because no library offers Firestore leases.
 
-Acquiring is a single ``create`` (it fails if the document exists) and releasing
-a ``delete`` preconditioned on our own write's update time, so no transaction
-is needed and contention costs one failed RPC, not a transaction retry.
+Acquiring is a single ``create`` (it fails if the document exists), taking over an
+expired lease a write preconditioned on the update time read, and releasing a
+``delete`` preconditioned on our own write's update time, so no transaction is
+needed and contention costs one failed RPC and a read, not a transaction retry.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from google.api_core import exceptions as gexc
 
 from core.errors import Busy
 from store.client import delete_if_unchanged, get_client, timeout
+from store.documents import StaleRead, write_if_unchanged
 from store.errors import translated
 
 if TYPE_CHECKING:
@@ -59,21 +61,27 @@ def held(name: str, holder: str) -> Iterator[None]:
 
 
 def _try_acquire(ref: DocumentReference, holder: str) -> Any | None:
-    """Create the lease; returns its update time, or ``None`` while someone holds it."""
+    """Create the lease; returns its update time, or ``None`` while someone holds it.
+
+    Free: one commit. Held: that commit fails, plus one read. Expired (its holder died)
+    or released in between: plus one commit that replaces it only if it is still what
+    was read, so two waiters never both take it over.
+    """
     now = datetime.now(UTC)
+    lease = {"holder": holder, "expiresAt": now + LEASE}
     with translated():
         try:
-            return ref.create(
-                {"holder": holder, "expiresAt": now + LEASE}, timeout=timeout()
-            ).update_time
+            return ref.create(lease, timeout=timeout()).update_time
         except gexc.AlreadyExists:
             pass
         snapshot = ref.get(timeout=timeout())
-        expires = (snapshot.to_dict() or {}).get("expiresAt") if snapshot.exists else None
-        if expires is not None and expires <= now:
-            # The holder died: remove its lease, unless someone renewed it meanwhile.
-            delete_if_unchanged(ref, snapshot.update_time)
-    return None
+    expires = (snapshot.to_dict() or {}).get("expiresAt") if snapshot.exists else None
+    if snapshot.exists and (expires is None or expires > now):
+        return None
+    try:
+        return write_if_unchanged(get_client(), ref, snapshot, lease, timeout=timeout())
+    except StaleRead:
+        return None  # another waiter took it, or its holder renewed it
 
 
 def _release(ref: DocumentReference, lease: Any) -> None:

@@ -7,27 +7,29 @@ relation, and lets ``firestore.rules`` test membership cheaply.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.errors import Busy, NotFound
+from core.errors import NotFound
 from store import cursors
 from store.client import get_client, timeout
+from store.documents import read_modify_write
 from store.errors import translated
 from store.ids import is_document_id
 from store.models import Page, Project, as_datetime
 
 if TYPE_CHECKING:
-    from google.cloud.firestore import CollectionReference, DocumentReference, Query, Transaction
+    from google.cloud.firestore import CollectionReference, DocumentReference, Query
 
 COLLECTION = "projects"
-#: Fresh transactions tried, with back-off, before contention becomes 409 ``busy``.
+#: Fresh transactions tried, with back-off, before contention becomes 409 ``busy``: for
+#: writes whose invariant spans documents (a one-document write needs no transaction
+#: and uses ``store.documents.ATTEMPTS``).
 CONTENTION_ROUNDS = 4
 
 #: A change computes the new state from the current one (pure; it may be retried),
-#: returns ``None`` to delete, or raises an ``ApiError`` to abort without writing.
+#: returns ``None`` to delete, or raises an ``ApiError`` to abort without writing
+#: (returning the very project it was given writes nothing).
 Change = Callable[[Project], "Project | None"]
 
 
@@ -54,7 +56,11 @@ def get(project_id: str) -> Project:
 
 
 def apply(project_id: str, change: Change) -> tuple[Project, Project | None]:
-    """Read, change and write one project in a single transaction.
+    """Read, change and write one project: one read and one conditional commit.
+
+    The commit holds only if nobody wrote the project since the read; otherwise the
+    change runs again on a fresh read (``store.documents.read_modify_write``), so it
+    always applies to the state it saw.
 
     Returns:
         (the state the change saw, the new state or ``None`` if deleted).
@@ -62,40 +68,26 @@ def apply(project_id: str, change: Change) -> tuple[Project, Project | None]:
     Raises:
         NotFound: no such project (nothing written).
         ApiError: whatever ``change`` raised (nothing written).
-        Busy: contention outlasted the transaction's retries.
+        Busy: other writers kept changing the project for every round.
         Unavailable: Firestore could not be reached.
     """
-    from google.cloud import firestore
-
     ref = _ref(project_id)
-    client = get_client()
 
-    @firestore.transactional
-    def run(transaction: Transaction) -> tuple[Project, Project | None]:
-        snapshot = ref.get(transaction=transaction, timeout=timeout())
-        if not snapshot.exists:
+    def existing(current: Project | None) -> Project | None:
+        if current is None:
             raise NotFound()
-        current = from_document(snapshot.id, snapshot.to_dict() or {})
-        updated = change(current)
-        if updated is None:
-            transaction.delete(ref)
-        else:
-            transaction.set(ref, to_document(updated))
-        return current, updated
+        return change(current)
 
-    for attempt in range(CONTENTION_ROUNDS):
-        try:
-            with translated():
-                result: tuple[Project, Project | None] = run(client.transaction())
-            return result
-        except Busy:
-            # The client library retries a conflicting commit at once, but not a read
-            # that lost a lock; under a burst of writes to one document, back off and
-            # start over (the change is pure, so running it again is safe).
-            if attempt == CONTENTION_ROUNDS - 1:
-                raise
-            time.sleep(random.uniform(0.02, 0.1) * 2**attempt)  # noqa: S311 - jitter
-    raise AssertionError("unreachable")
+    outcome = read_modify_write(
+        get_client(),
+        ref,
+        decode=from_document,
+        encode=to_document,
+        change=existing,
+        timeout=timeout(),
+    )
+    assert outcome.before is not None  # ``existing`` raised otherwise
+    return outcome.before, outcome.after
 
 
 def list_for_member(uid: str, *, limit: int, cursor: str | None) -> Page[Project]:

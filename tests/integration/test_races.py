@@ -1,5 +1,6 @@
-"""Concurrent writes: every read-check-write is one transaction, so races resolve
-to some serial order and never to a lost update or a stale authorization."""
+"""Concurrent writes: every read-check-write commits only if the project is still as
+it was read (else it is decided again on a fresh read), so races resolve to some
+serial order and never to a lost update or a stale authorization."""
 
 from __future__ import annotations
 
@@ -7,8 +8,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
 from werkzeug.test import TestResponse
 
+from auth.principal import Principal
+from core.errors import PreconditionFailed
+from services.project_changes import MemberRole
+from services.projects import ProjectService
 from tests.integration.api import Api
 from tests.integration.emulator import EmulatorUser, MakeUser
 
@@ -87,3 +93,59 @@ def race_calls(
         lambda a: a.call("DELETE", f"/projects/{pid}/members/{editor.uid}", owner),
         lambda a: a.call("PATCH", f"/projects/{pid}", editor, {"name": "edited"}),
     ]
+
+
+def service_with_a_write_in_between(write: Callable[[], None]) -> ProjectService:
+    """A service whose membership check (it runs between the read and the commit of
+    ``put_member``) first lets another request write the same project, once."""
+
+    def user_exists(uid: str) -> bool:
+        write()
+        return True
+
+    return ProjectService(require_verified_email=True, user_exists=user_exists)
+
+
+def as_principal(user: EmulatorUser) -> Principal:
+    return Principal(user.uid, email=user.email, email_verified=True)
+
+
+def test_a_member_added_between_read_and_commit_is_kept(api: Api, make_user: MakeUser) -> None:
+    owner, first, second = make_user(), make_user(), make_user()
+    pid = api.create_project(owner)["id"]
+
+    def share() -> None:
+        api.share(owner, pid, second.uid, "editor")
+
+    service = service_with_a_write_in_between(share)
+
+    updated = service.put_member(
+        as_principal(owner), pid, first.uid, MemberRole.VIEWER, if_match=None
+    )
+
+    # Recomputed on the project with ``second`` in it: both survive.
+    assert (updated.editors, updated.viewers, updated.version) == ((second.uid,), (first.uid,), 3)
+    stored = api.project_as(owner, pid).get_json()
+    assert (stored["editors"], stored["viewers"], stored["version"]) == (
+        [second.uid],
+        [first.uid],
+        3,
+    )
+
+
+def test_an_if_match_write_that_lost_the_race_is_refused_and_writes_nothing(
+    api: Api, make_user: MakeUser
+) -> None:
+    owner, member = make_user(), make_user()
+    pid = api.create_project(owner)["id"]
+
+    def rename() -> None:
+        response = api.call("PATCH", f"/projects/{pid}", owner, {"name": "renamed"})
+        assert response.status_code == 200
+
+    service = service_with_a_write_in_between(rename)
+    with pytest.raises(PreconditionFailed):
+        service.put_member(as_principal(owner), pid, member.uid, MemberRole.VIEWER, if_match=1)
+
+    stored = api.project_as(owner, pid).get_json()
+    assert (stored["name"], stored["viewers"], stored["version"]) == ("renamed", [], 2)
