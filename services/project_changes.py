@@ -6,11 +6,9 @@ import dataclasses
 from datetime import datetime
 from enum import StrEnum
 
+from auth.resources import MAX_MEMBERS  # editors plus viewers: declared once, with the rules
 from core.errors import NotFound, PreconditionFailed, TooManyMembers, ValidationFailed
 from store.models import Project
-
-#: Editors plus viewers on one project.
-MAX_MEMBERS = 100
 
 
 class MemberRole(StrEnum):

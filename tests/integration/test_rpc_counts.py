@@ -47,6 +47,10 @@ FIRESTORE_METHODS = (
 
 #: A project write: one read, then one commit preconditioned on what was read.
 READ_AND_COMMIT = {"batch_get_documents": 1, "commit": 1}
+#: A task write: its invariants span the project and the task, so a transaction.
+TRANSACTION = {"begin_transaction": 1, "batch_get_documents": 1, "commit": 1}
+#: One Auth batch lookup (``get_users``: member profiles, or ``get_user``).
+LOOKUP = {"accounts:lookup": 1}
 
 
 class Calls:
@@ -99,7 +103,9 @@ def test_rpcs_per_operation(api: Api, make_user: MakeUser, calls: Calls) -> None
         return response.get_json(silent=True)
 
     project = counted(owner, "POST", "/projects", {"name": "counted"})
-    assert (calls.firestore, calls.auth) == ({"commit": 1}, {}), "create: one commit"
+    assert (calls.firestore, calls.auth) == ({"commit": 1}, LOOKUP), (
+        "create: one commit; the owner's profile (email) for `people`, then cached"
+    )
     path = f"/projects/{project['id']}"
 
     counted(owner, "GET", path)
@@ -112,20 +118,40 @@ def test_rpcs_per_operation(api: Api, make_user: MakeUser, calls: Calls) -> None
     assert (calls.firestore, calls.auth) == (READ_AND_COMMIT, {}), "patch: read + commit"
 
     counted(owner, "PUT", f"{path}/members/{member.uid}", {"role": "viewer"})
-    assert (calls.firestore, calls.auth) == (READ_AND_COMMIT, {"accounts:lookup": 1}), (
-        "put member: read + commit, and one lookup that the uid exists"
+    assert (calls.firestore, calls.auth) == (READ_AND_COMMIT, {"accounts:lookup": 2}), (
+        "put member: read + commit, one lookup that the uid exists, one of its profile"
     )
 
     counted(owner, "DELETE", f"{path}/members/{member.uid}")
     assert (calls.firestore, calls.auth) == (READ_AND_COMMIT, {}), "remove member: read + commit"
 
     counted(owner, "POST", f"{path}/transfer", {"ownerId": heir.uid})
-    assert (calls.firestore, calls.auth) == (READ_AND_COMMIT, {"accounts:lookup": 1}), (
-        "transfer: read + commit, and one lookup that the new owner exists"
+    assert (calls.firestore, calls.auth) == (READ_AND_COMMIT, {"accounts:lookup": 2}), (
+        "transfer: read + commit, one lookup that the new owner exists, one of its profile"
     )
 
+    tasks = f"{path}/tasks"
+    task = counted(heir, "POST", tasks, {"title": "counted"})
+    assert (calls.firestore, calls.auth) == (TRANSACTION, {}), (
+        "create task: a transaction over the project and the task (begin, one batchGet, commit)"
+    )
+    counted(heir, "GET", f"{tasks}/{task['id']}")
+    assert (calls.firestore, calls.auth) == ({"batch_get_documents": 1}, {}), (
+        "get task: the project and the task in one batchGet"
+    )
+    counted(heir, "GET", f"{tasks}?done=false")
+    assert (calls.firestore, calls.auth) == ({"batch_get_documents": 1, "run_query": 1}, {}), (
+        "list tasks: the project, then one query per page"
+    )
+    counted(heir, "PATCH", f"{tasks}/{task['id']}", {"done": True})
+    assert (calls.firestore, calls.auth) == (TRANSACTION, {}), "patch task: one transaction"
+    counted(heir, "DELETE", f"{tasks}/{task['id']}")
+    assert (calls.firestore, calls.auth) == (TRANSACTION, {}), "delete task: one transaction"
+
     counted(heir, "DELETE", path)
-    assert (calls.firestore, calls.auth) == (READ_AND_COMMIT, {}), "delete: read + commit"
+    assert (calls.firestore, calls.auth) == ({**READ_AND_COMMIT, "run_query": 1}, {}), (
+        "delete: read + commit, then one query finds no task left to delete"
+    )
 
     counted(admin, "PUT", f"/admin/users/{member.uid}/roles", {"roles": ["auditor"]})
     assert (calls.firestore, calls.auth) == (
@@ -178,7 +204,7 @@ def test_idempotent_create_adds_one_commit_for_the_record(
     assert response.status_code == 201, response.get_json()
     # Claim the key (create-if-absent), then the project and the completed record together.
     assert calls.firestore == {"commit": 2}
-    assert calls.auth == {}
+    assert calls.auth == LOOKUP  # the owner's profile, for `people`
 
     calls.reset()
     again = api.call("POST", "/projects", owner, {"name": "once"}, {"Idempotency-Key": "create-1"})
