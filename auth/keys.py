@@ -25,6 +25,9 @@ only a new or changed certificate gets a new object.
 A fetch that fails (transport error, non-200, a body that is not a JSON map of
 certificates, no usable RSA key) raises ``KeyFetchError``; ``auth.tokens`` turns it
 into ``AuthUnavailable`` (503), never into an invalid token.
+
+The same store holds App Check's key set (``auth.app_check``), with a JWKS parser
+instead of the certificate map's.
 """
 
 from __future__ import annotations
@@ -81,6 +84,8 @@ class Response:
 
 
 Fetch = Callable[[str, float], Response]
+#: A response body to ``{kid: key}``; raises ``KeyFetchError`` when it is not a key set.
+Parse = Callable[[bytes], dict[str, RSAPublicKey]]
 
 
 def http_fetch(url: str, timeout: float) -> Response:
@@ -125,13 +130,23 @@ class PublicKeys:
         monotonic: Monotonic = time.monotonic,
         unknown_kid_refetch_seconds: float = UNKNOWN_KID_REFETCH_SECONDS,
         failure_backoff_seconds: float = FAILURE_BACKOFF_SECONDS,
+        parse: Parse | None = None,
+        default_cache_seconds: float = 0.0,
     ) -> None:
+        """``parse`` reads the body (default: Google's ``{kid: certificate PEM}`` map);
+        ``default_cache_seconds`` is how long a response whose ``Cache-Control`` names no
+        ``max-age`` is used (0: fetched again on every call, as firebase-admin's HTTP
+        cache does for the ID-token keys). ``fetch``, ``monotonic`` and the intervals
+        are for tests."""
         self.url = url
         self._timeout = timeout
         self._fetch = fetch
         self._monotonic = monotonic
         self._refetch_interval = unknown_kid_refetch_seconds
         self._backoff = failure_backoff_seconds
+        #: ``None``: Google's certificate map, parsed keeping unchanged certificates' keys.
+        self._custom_parse: Parse | None = parse
+        self._default_cache_seconds = default_cache_seconds
         self._state = _State()
         self._fetch_lock = threading.Lock()
         #: Number of fetches started (for tests and benchmarks).
@@ -169,9 +184,14 @@ class PublicKeys:
             self.fetches += 1
             try:
                 response = self._download()
-                parsed = _parse(response.body, known=current)
+                if self._custom_parse is None:
+                    parsed = _parse(response.body, known=current)
+                    keys = {kid: key for kid, (_, key) in parsed.items()}
+                    certificates = {kid: pem for kid, (pem, _) in parsed.items()}
+                else:
+                    keys, certificates = self._custom_parse(response.body), {}
             except KeyFetchError as error:
-                logger.warning("could not fetch Google's token keys: %s", error)
+                logger.warning("could not fetch the public keys at %s: %s", self.url, error)
                 self._state = _State(
                     keys=current.keys,
                     certificates=current.certificates,
@@ -182,9 +202,10 @@ class PublicKeys:
                 raise
             fetched_at = self._monotonic()
             self._state = _State(
-                keys={kid: key for kid, (_, key) in parsed.items()},
-                certificates={kid: pem for kid, (pem, _) in parsed.items()},
-                fresh_until=fetched_at + cache_seconds(response),
+                keys=keys,
+                certificates=certificates,
+                fresh_until=fetched_at
+                + cache_seconds(response, default=self._default_cache_seconds),
                 attempted_at=fetched_at,
             )
             return self._state
@@ -196,12 +217,15 @@ class PublicKeys:
         return response
 
 
-def cache_seconds(response: Response) -> float:
-    """How long a response may be used: ``max-age`` less ``Age``; 0 if not cacheable."""
+def cache_seconds(response: Response, *, default: float = 0.0) -> float:
+    """How long a response may be used: ``max-age`` less ``Age``; 0 if not cacheable
+    (``no-store``, ``no-cache``); ``default`` when it gives no ``max-age`` at all."""
     directives = response.cache_control
-    match = _MAX_AGE.search(directives)
-    if match is None or _NO_CACHE.search(directives):
+    if _NO_CACHE.search(directives):
         return 0.0
+    match = _MAX_AGE.search(directives)
+    if match is None:
+        return default
     age = int(response.age) if response.age.strip().isdigit() else 0
     return float(max(0, min(int(match.group(1)), MAX_CACHE_SECONDS) - age))
 

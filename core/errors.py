@@ -142,6 +142,23 @@ class RecentSignInRequired(AuthenticationFailed):
     default_message = "Sign in again (within five minutes) to start a session."
 
 
+class AppCheckFailed(AuthenticationFailed):
+    """No valid Firebase App Check token came with the request (``APP_CHECK=enforce``)."""
+
+    code = "app_check_failed"
+    default_message = "A valid Firebase App Check token is required (X-Firebase-AppCheck)."
+    # The bearer credentials may be fine: the challenge names the scheme, no bearer error.
+    bearer_error = None
+
+
+class AppCheckReplayed(AuthenticationFailed):
+    """The App Check token was already spent on a single-use operation."""
+
+    code = "app_check_replayed"
+    default_message = "This App Check token was already used; send a new limited-use token."
+    bearer_error = None
+
+
 class PermissionDenied(ApiError):
     """The caller is known but no rule allows the action."""
 

@@ -21,9 +21,22 @@ class RequestRecord:
     decision: str | None = None
     #: The rule that decided: ``owner``, ``role:admin``, ``signed_in``, ``deny``, an error code.
     rule: str | None = None
+    #: The App Check outcome (``valid``, ``missing``, ``invalid``, ``replayed``,
+    #: ``unavailable``); absent with ``APP_CHECK=off``.
+    app_check: str | None = None
+    #: The app id of a verified App Check token (never the token).
+    app_id: str | None = None
 
     def fields(self) -> dict[str, Any]:
-        return {key: value for key, value in asdict(self).items() if value is not None}
+        return {
+            _FIELD_NAMES.get(key, key): value
+            for key, value in asdict(self).items()
+            if value is not None
+        }
+
+
+#: Names of fields in the log line, where they differ from the attribute's.
+_FIELD_NAMES = {"app_check": "appCheck", "app_id": "appId"}
 
 
 _current: ContextVar[RequestRecord | None] = ContextVar("request_record", default=None)
@@ -44,6 +57,14 @@ def note_uid(uid: str) -> None:
     record = _current.get()
     if record is not None:
         record.uid = uid
+
+
+def note_app_check(outcome: str, app_id: str | None = None) -> None:
+    """Record the App Check outcome and, for a verified token, its app id."""
+    record = _current.get()
+    if record is not None:
+        record.app_check = outcome
+        record.app_id = app_id
 
 
 def note_decision(action: str, resource: str, *, allowed: bool, rule: str) -> None:

@@ -7,9 +7,12 @@ the first request. Every knob is documented in README.md ("Settings").
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from typing import Literal, get_args
+from urllib.parse import urlsplit
 
 from core import origins as origins_module
 
@@ -19,6 +22,13 @@ MAX_BODY_BYTES = 64 * 1024
 MAX_CLOCK_SKEW_SECONDS = 60
 #: The value of ALLOW_EMULATOR_WITH_REAL_PROJECT that accepts emulators with a real project id.
 EMULATOR_RISK_ACKNOWLEDGEMENT = "i-accept-unsigned-tokens"
+#: Google's App Check public keys (a JWKS); another URL only with a ``demo-`` project.
+APP_CHECK_JWKS_URL = "https://firebaseappcheck.googleapis.com/v1/jwks"
+
+#: ``off``: not checked; ``monitor``: checked and logged, never refused; ``enforce``: refused.
+AppCheckMode = Literal["off", "monitor", "enforce"]
+APP_CHECK_MODES: tuple[AppCheckMode, ...] = get_args(AppCheckMode)
+_PROJECT_NUMBER = re.compile(r"[1-9][0-9]{0,19}")
 
 
 class ConfigError(RuntimeError):
@@ -57,6 +67,12 @@ class Settings:
     session_cookie_days: int = 5
     #: The ``Path`` of the session cookie: the narrowest prefix covering the API's routes.
     session_cookie_path: str = "/"
+    #: Firebase App Check on every route (``X-Firebase-AppCheck``): off, monitor or enforce.
+    app_check: AppCheckMode = "off"
+    #: The Firebase project number: App Check tokens name it in ``iss`` and ``aud``.
+    project_number: str | None = None
+    #: Where App Check's public keys are published (Google's, except in local tests).
+    app_check_jwks_url: str = APP_CHECK_JWKS_URL
 
     @property
     def deployed(self) -> bool:
@@ -99,6 +115,9 @@ class Settings:
             log_json=_log_format(env),
             session_cookie_days=_int(env, "SESSION_COOKIE_DAYS", 5, 1, 14),
             session_cookie_path=_cookie_path(env.get("SESSION_COOKIE_PATH", "/")),
+            app_check=_app_check_mode(env),
+            project_number=_project_number(env),
+            app_check_jwks_url=_jwks_url(env),
         )
         settings.check_safety()
         return settings
@@ -138,6 +157,56 @@ class Settings:
                 "project id. Use a demo- project, or set "
                 f"ALLOW_EMULATOR_WITH_REAL_PROJECT={EMULATOR_RISK_ACKNOWLEDGEMENT}."
             )
+        self._check_app_check()
+
+    def _check_app_check(self) -> None:
+        """App Check needs the project number, and trusts no keys but Google's outside
+        a ``demo-`` project (another key set would let anyone mint valid tokens)."""
+        if self.app_check != "off" and self.project_number is None:
+            raise ConfigError(
+                f"FIREBASE_PROJECT_NUMBER: required with APP_CHECK={self.app_check} (App Check "
+                "tokens name the project by number; see the Firebase console's project "
+                "settings), got nothing"
+            )
+        if self.app_check_jwks_url == APP_CHECK_JWKS_URL:
+            return
+        if self.deployed or not self.project_id.startswith("demo-"):
+            raise ConfigError(
+                f"APP_CHECK_JWKS_URL: another key set than {APP_CHECK_JWKS_URL} is accepted "
+                f"only locally with a demo- project, got {self.app_check_jwks_url!r} with "
+                f"project {self.project_id!r}"
+                + (f" on Cloud Functions (K_SERVICE={self.k_service!r})" if self.deployed else "")
+            )
+
+
+def _app_check_mode(env: Mapping[str, str]) -> AppCheckMode:
+    raw = (env.get("APP_CHECK") or "").strip().lower() or "off"
+    for mode in APP_CHECK_MODES:
+        if raw == mode:
+            return mode
+    raise ConfigError(f"APP_CHECK: expected off, monitor or enforce, got {raw!r}")
+
+
+def _project_number(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("FIREBASE_PROJECT_NUMBER") or "").strip()
+    if not raw:
+        return None
+    if not _PROJECT_NUMBER.fullmatch(raw):
+        raise ConfigError(
+            f"FIREBASE_PROJECT_NUMBER: expected the project number (digits only, e.g. "
+            f"123456789012), got {raw!r}"
+        )
+    return raw
+
+
+def _jwks_url(env: Mapping[str, str]) -> str:
+    raw = (env.get("APP_CHECK_JWKS_URL") or "").strip()
+    if not raw:
+        return APP_CHECK_JWKS_URL
+    parts = urlsplit(raw)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise ConfigError(f"APP_CHECK_JWKS_URL: expected an http(s) URL, got {raw!r}")
+    return raw
 
 
 def _cookie_path(raw: str) -> str:

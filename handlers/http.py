@@ -37,8 +37,25 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 View = Callable[..., Response]
 
+#: The Firebase App Check token's header (the name the Firebase client SDKs send).
+APP_CHECK_HEADER = "X-Firebase-AppCheck"
+#: Operations that spend their App Check token (replay protection), as (METHOD, route
+#: pattern): a second request with the same token is refused (``app_check_replayed``).
+APP_CHECK_SINGLE_USE = frozenset(
+    {
+        ("POST", "/session"),
+        ("POST", "/me/revoke-sessions"),
+        ("PUT", "/admin/users/<uid>/roles"),
+    }
+)
 #: Headers a browser may send cross-origin, and those it may read back.
-CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "Idempotency-Key")
+CORS_REQUEST_HEADERS = (
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "Idempotency-Key",
+    APP_CHECK_HEADER,
+)
 CORS_EXPOSED_HEADERS = (
     "ETag",
     "Idempotent-Replayed",
@@ -128,6 +145,12 @@ class Function:
             raise errors.NotFound("No such route.") from None
         # HEAD is served by the GET view (werkzeug adds HEAD wherever GET is allowed).
         view = self._views[index].get(request.method) or self._views[index]["GET"]
+        # App Check before authentication (preflights were answered above, unchecked).
+        if get_settings().app_check != "off":
+            context.app_check().check(
+                request.headers.getlist(APP_CHECK_HEADER),
+                consume=(request.method, self.routes[index].pattern) in APP_CHECK_SINGLE_USE,
+            )
         response: Response = view(request, **args)
         return response
 

@@ -35,7 +35,7 @@ from core.settings import MAX_BODY_BYTES
 from handlers import FUNCTIONS
 from handlers.admin import MAX_EMAIL_LENGTH, find_user, get_roles, list_audit, put_roles
 from handlers.bodies import DEFAULT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY, MAX_PAGE_SIZE
-from handlers.http import SAFE_METHODS, Function, View
+from handlers.http import APP_CHECK_HEADER, APP_CHECK_SINGLE_USE, SAFE_METHODS, Function, View
 from handlers.me import get_me, revoke_sessions
 from handlers.projects import (
     create_project,
@@ -209,6 +209,25 @@ IF_MATCH: dict[str, Any] = {
     "schema": {"type": "string"},
 }
 
+APP_CHECK_PARAMETER = "AppCheck"
+
+
+def _app_check_parameter() -> dict[str, Any]:
+    single_use = ", ".join(
+        f"`{method} {_openapi_path(pattern)}`" for method, pattern in sorted(APP_CHECK_SINGLE_USE)
+    )
+    return {
+        "name": APP_CHECK_HEADER,
+        "in": "header",
+        "required": False,
+        "description": "A Firebase App Check token. Read only when the backend runs with "
+        "`APP_CHECK=monitor` (checked and logged) or `APP_CHECK=enforce` (a missing or "
+        f"invalid token is 401 `app_check_failed`). Single use on {single_use}: send a "
+        "limited-use token; a second use is 401 `app_check_replayed`.",
+        "schema": {"type": "string"},
+    }
+
+
 #: Response headers, as components/headers.
 HEADERS: Mapping[str, dict[str, Any]] = {
     "X-Request-Id": {
@@ -268,7 +287,9 @@ HEADERS: Mapping[str, dict[str, Any]] = {
 STATUS_DESCRIPTIONS: Mapping[int, str] = {
     400: "Invalid input: `invalid_json`, `validation_error` (with per-field `details`), "
     "`invalid_cursor`, `unknown_user`, `claims_too_large`.",
-    401: "Not authenticated (no, invalid, expired or revoked token; disabled user).",
+    401: "Not authenticated (no, invalid, expired or revoked token; disabled user), or "
+    "no valid App Check token with `APP_CHECK=enforce` (`app_check_failed`, "
+    "`app_check_replayed`).",
     403: "Authenticated but not allowed (`forbidden`, `email_not_verified`; "
     "`csrf_rejected`: a cookie-authenticated write from an origin not allowed).",
     404: "No such resource, or one the caller may not know exists.",
@@ -573,6 +594,7 @@ def build_document() -> dict[str, Any]:
                     "only when no Authorization header is sent.",
                 },
             },
+            "parameters": {APP_CHECK_PARAMETER: _app_check_parameter()},
             "headers": dict(HEADERS),
             "responses": {
                 _response_name(status): _error_response(status) for status in STATUS_DESCRIPTIONS
@@ -634,13 +656,13 @@ def _operation(function: Function, method: str, view: View, operation: Operation
     }
     if operation.bearer_only:
         result["security"] = [{"bearerAuth": []}]
-    parameters = [_query_parameter(name) for name in operation.query]
+    parameters: list[dict[str, Any]] = [_query_parameter(name) for name in operation.query]
     if operation.if_match:
         parameters.append(IF_MATCH)
     if operation.idempotent:
         parameters.append(IDEMPOTENCY_KEY)
-    if parameters:
-        result["parameters"] = parameters
+    parameters.append({"$ref": f"#/components/parameters/{APP_CHECK_PARAMETER}"})
+    result["parameters"] = parameters
     if operation.body is not None:
         result["requestBody"] = {
             "required": True,

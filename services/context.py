@@ -14,6 +14,7 @@ from auth.firebase_app import get_app
 from auth.identity import Authenticator
 from auth.sessions import SessionChecker
 from core.settings import Settings, get_settings
+from services.app_check import AppCheckGate
 
 _lock = threading.Lock()
 
@@ -37,3 +38,9 @@ def authenticator() -> Authenticator:
             max_entries=config.revocation_cache_size,
         )
         return Authenticator(config, get_app(), directory(), sessions)
+
+
+@cache
+def app_check() -> AppCheckGate:
+    """The App Check gate of ``APP_CHECK``; its key set is fetched on first use."""
+    return AppCheckGate.from_settings(get_settings())

@@ -13,6 +13,8 @@ name in front). The gateway validates the Firebase ID token at the edge
 ``Authorization`` header intact (instead of replacing it with the gateway's own
 Google token) so that each function still verifies the token itself. CORS
 preflights (``OPTIONS``) pass without a token and are answered by the functions.
+Every operation declares the optional ``X-Firebase-AppCheck`` header, which the
+gateway forwards untouched: the functions check App Check themselves (``APP_CHECK``).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from handlers.http import APP_CHECK_HEADER
 from tools._routes import RouteError, RouteSpec, function_names, route_specs
 from tools.deploy import config as config_file
 
@@ -36,6 +39,14 @@ JWKS_URI = (
     "https://www.googleapis.com/service_accounts/v1/metadata/x509/"
     "securetoken@system.gserviceaccount.com"
 )
+#: Declared on every operation; forwarded to the function, which verifies it.
+APP_CHECK_PARAMETER = {
+    "name": APP_CHECK_HEADER,
+    "in": "header",
+    "required": False,
+    "type": "string",
+    "description": "A Firebase App Check token; the function verifies it (APP_CHECK).",
+}
 #: API Gateway's default backend deadline; used when the config gives no timeout.
 DEFAULT_DEADLINE_SECONDS = 15.0
 TITLE = "Firebase-authenticated Cloud Functions backend"
@@ -77,6 +88,7 @@ def build(
             entry: dict[str, Any] = {"operationId": operation.operation_id}
             if operation.summary:
                 entry["summary"] = operation.summary
+            entry["parameters"] = [APP_CHECK_PARAMETER]
             entry["security"] = [{SECURITY_SCHEME: []}]
             entry["x-google-backend"] = backend
             entry["responses"] = {

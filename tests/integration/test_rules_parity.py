@@ -728,11 +728,15 @@ class TestOtherCollections:
         answer = read(firestore_emulator, caller.token, path)
         assert answer.outcome == (ALLOWED if allowed else DENIED)
 
-    @pytest.mark.parametrize("path", ["locks/some-lock", "users/someone", "projects/p/sub/x"])
+    @pytest.mark.parametrize(
+        "path",
+        ["locks/some-lock", "appCheckConsumed/some-hash", "users/someone", "projects/p/sub/x"],
+    )
     def test_admin_token_has_no_access_elsewhere(
         self, path: str, callers: Callers, firestore_emulator: FirestoreEmulator
     ) -> None:
-        """Only the backend (admin credentials) touches locks and anything unlisted."""
+        """Only the backend (admin credentials) touches locks, spent App Check tokens and
+        anything unlisted."""
         firestore_emulator.set_document(path, {"held": True})
         admin = callers[Actor.ADMIN]
         assert read(firestore_emulator, admin.token, path).outcome == DENIED

@@ -12,8 +12,9 @@ from firebase_admin import _token_gen
 from firebase_admin import auth as fb_auth
 from google.auth.credentials import AnonymousCredentials
 
-from auth import keys
-from tests.unit import tokenforge
+from auth import app_check, keys
+from auth.keys import PublicKeys
+from tests.unit import app_check_forge, tokenforge
 from tests.unit.tokenforge import CertServer, SigningKey
 
 AppFactory = Callable[[str], firebase_admin.App]
@@ -89,3 +90,20 @@ def unreachable_cert_url(signing_key: SigningKey) -> str:
     url = server.url
     server.stop()
     return url
+
+
+@pytest.fixture(scope="session")
+def jwks_server(signing_key: SigningKey) -> Iterator[CertServer]:
+    """Serves the session key as App Check's JWKS; reset by ``app_check_keys``."""
+    with CertServer(app_check_forge.jwks(signing_key)) as server:
+        yield server
+
+
+@pytest.fixture
+def app_check_keys(jwks_server: CertServer, signing_key: SigningKey) -> Iterator[PublicKeys]:
+    """A fresh (empty) App Check key store fetching from ``jwks_server``."""
+    jwks_server.reset()
+    jwks_server.set_certificates(app_check_forge.jwks(signing_key))
+    yield app_check.key_store(jwks_server.url, timeout=5)
+    jwks_server.reset()
+    jwks_server.set_certificates(app_check_forge.jwks(signing_key))

@@ -454,6 +454,20 @@ INVALID = [
         "REQUIRE_VERIFIED_EMAIL is set both as an env var and as a secret",
     ),
     ("short_account_id", "service_account_prefix", "", "the service account id 'me' is invalid"),
+    (
+        "app_check_without_project_number",
+        "env.APP_CHECK",
+        "enforce",
+        "the function would refuse to start: FIREBASE_PROJECT_NUMBER: required",
+    ),
+    ("app_check_mode", "env.APP_CHECK", "strict", "APP_CHECK: expected off, monitor or enforce"),
+    ("project_number_letters", "env.FIREBASE_PROJECT_NUMBER", "acme", "digits only"),
+    (
+        "app_check_key_set",
+        "env.APP_CHECK_JWKS_URL",
+        "https://keys.example/jwks",
+        "refusing to deploy APP_CHECK_JWKS_URL: App Check would trust keys other than Google's",
+    ),
 ]
 
 
@@ -527,6 +541,39 @@ def test_every_function_has_its_own_roles_and_only_admin_administers_auth() -> N
         assert not any(
             role in {"roles/owner", "roles/editor", "roles/firebase.admin"} for role in roles
         )
+
+
+@pytest.mark.parametrize(
+    ("env", "ledger"),
+    [
+        ({"APP_CHECK": "enforce", "FIREBASE_PROJECT_NUMBER": 123456789012}, True),
+        ({"APP_CHECK": "monitor", "FIREBASE_PROJECT_NUMBER": "123456789012"}, True),
+        ({"APP_CHECK": "off", "FIREBASE_PROJECT_NUMBER": "123456789012"}, False),
+        ({}, False),
+    ],
+    ids=["enforce", "monitor", "off", "unset"],
+)
+def test_app_check_gives_the_single_use_functions_the_ledger(
+    env: dict[str, Any], ledger: bool
+) -> None:
+    """With App Check on, me and session spend tokens in Firestore (admin already may)."""
+    data = valid()
+    data["env"] = env
+    steps = [step.render() for step in plan.build(parse(data, FUNCTIONS), FUNCTIONS)]
+    for name in FUNCTIONS:
+        bindings = [
+            line
+            for line in steps
+            if "add-iam-policy-binding" in line and f"backend-{name}@" in line
+        ]
+        has_datastore = [line for line in bindings if "--role=roles/datastore.user" in line]
+        expected = (
+            1 if name in {"projects", "admin"} or (ledger and name in {"me", "session"}) else 0
+        )
+        assert len(has_datastore) == expected, (name, bindings)
+    deploys = [line for line in steps if line.startswith("gcloud functions deploy ")]
+    for line in deploys:
+        assert ("APP_CHECK=enforce" in line) == (env.get("APP_CHECK") == "enforce")
 
 
 def test_a_function_without_roles_stops_the_deploy(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.settings import ConfigError, Settings
+from core.settings import APP_CHECK_JWKS_URL, ConfigError, Settings
 
 BASE = {"GOOGLE_CLOUD_PROJECT": "demo-x"}
 
@@ -202,3 +202,78 @@ def test_anything_but_an_exact_origin_is_refused_at_start(
         assert "write it as" not in message
     else:
         assert message.endswith(f"(write it as {suggested!r})")
+
+
+# --- App Check ---------------------------------------------------------------------
+
+NUMBER = {"FIREBASE_PROJECT_NUMBER": "123456789012"}
+LOCAL_JWKS = {"APP_CHECK_JWKS_URL": "http://127.0.0.1:9999/v1/jwks"}
+
+
+@pytest.mark.parametrize(
+    ("env", "mode", "number", "url"),
+    [
+        ({}, "off", None, APP_CHECK_JWKS_URL),
+        ({"APP_CHECK": "monitor", **NUMBER}, "monitor", "123456789012", APP_CHECK_JWKS_URL),
+        ({"APP_CHECK": " Enforce ", **NUMBER}, "enforce", "123456789012", APP_CHECK_JWKS_URL),
+        ({"APP_CHECK": "off", **NUMBER}, "off", "123456789012", APP_CHECK_JWKS_URL),
+        (
+            {"APP_CHECK": "enforce", **NUMBER, **LOCAL_JWKS},
+            "enforce",
+            "123456789012",
+            LOCAL_JWKS["APP_CHECK_JWKS_URL"],
+        ),
+    ],
+    ids=[
+        "off_by_default",
+        "monitor",
+        "enforce_case_insensitive",
+        "number_without_app_check",
+        "local_key_set_with_demo_project",
+    ],
+)
+def test_app_check_settings(env: dict[str, str], mode: str, number: str | None, url: str) -> None:
+    settings = Settings.from_env({**DEMO, **env})
+    assert (settings.app_check, settings.project_number, settings.app_check_jwks_url) == (
+        mode,
+        number,
+        url,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({**DEMO, "APP_CHECK": "on", **NUMBER}, "APP_CHECK: expected off, monitor or enforce"),
+        ({**DEMO, "APP_CHECK": "enforce"}, "FIREBASE_PROJECT_NUMBER: required"),
+        ({**DEMO, "APP_CHECK": "monitor"}, "FIREBASE_PROJECT_NUMBER: required"),
+        ({**DEMO, "FIREBASE_PROJECT_NUMBER": "my-project"}, "digits only"),
+        ({**DEMO, "FIREBASE_PROJECT_NUMBER": "12 34"}, "digits only"),
+        ({**DEMO, "FIREBASE_PROJECT_NUMBER": "-1"}, "digits only"),
+        ({**DEMO, "FIREBASE_PROJECT_NUMBER": "١٢٣"}, "digits only"),
+        ({**REAL, "APP_CHECK": "enforce", **NUMBER, **LOCAL_JWKS}, "demo- project"),
+        ({**REAL, **LOCAL_JWKS}, "demo- project"),
+        ({**REAL, **LOCAL_JWKS, **AUTH_EMU, **RISK}, "demo- project"),
+        ({**DEMO, **DEPLOYED, **LOCAL_JWKS}, "Cloud Functions"),
+        ({**DEMO, "APP_CHECK_JWKS_URL": "file:///etc/keys.json"}, "http"),
+        ({**DEMO, "APP_CHECK_JWKS_URL": "jwks.example.com"}, "http"),
+    ],
+    ids=[
+        "unknown_mode",
+        "enforce_without_number",
+        "monitor_without_number",
+        "number_with_letters",
+        "number_with_space",
+        "negative_number",
+        "non_ascii_digits",
+        "local_key_set_with_real_project",
+        "local_key_set_even_when_off",
+        "emulator_override_does_not_cover_key_set",
+        "local_key_set_on_cloud_functions",
+        "key_set_from_a_file",
+        "key_set_without_scheme",
+    ],
+)
+def test_bad_app_check_settings_fail_at_start(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        Settings.from_env(env)

@@ -318,7 +318,8 @@ def claims_of(token: str) -> Claims:
 
 
 class CertServer:
-    """Serves ``{kid: certificate_pem}`` like Google's x509 endpoint, on 127.0.0.1.
+    """Serves ``{kid: certificate_pem}`` like Google's x509 endpoint, on 127.0.0.1 (or
+    any JSON object given in its place, such as App Check's JWKS).
 
     A real HTTP server in a daemon thread (port chosen by the OS). It counts requests,
     can answer 500 (:meth:`fail_with`) and can be stopped (then nothing listens on
@@ -327,7 +328,7 @@ class CertServer:
 
     PATH: Final = "/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
 
-    def __init__(self, certificates: Mapping[str, str], *, max_age_seconds: int = 3600) -> None:
+    def __init__(self, certificates: Mapping[str, Any], *, max_age_seconds: int = 3600) -> None:
         self._certificates = dict(certificates)
         self._default_max_age = max_age_seconds
         self._max_age = max_age_seconds
@@ -411,7 +412,7 @@ class CertServer:
             self._delay = 0.0
             self._age = None
 
-    def set_certificates(self, certificates: Mapping[str, str]) -> None:
+    def set_certificates(self, certificates: Mapping[str, Any]) -> None:
         """Serve these certificates from now on (a key rotation)."""
         with self._lock:
             self._certificates = dict(certificates)

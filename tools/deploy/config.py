@@ -32,17 +32,21 @@ SETTINGS = (
     "LOG_FORMAT",
     "SESSION_COOKIE_DAYS",
     "SESSION_COOKIE_PATH",
+    "APP_CHECK",
+    "FIREBASE_PROJECT_NUMBER",
 )
 #: Set by the deploy itself: the project from ``project``; functions-framework's
 #: gunicorn ``THREADS`` from ``concurrency`` (so that every request Cloud Run lets in
 #: gets a thread instead of queueing behind blocked I/O).
 MANAGED = ("FIREBASE_PROJECT_ID", "GOOGLE_CLOUD_PROJECT", "GCLOUD_PROJECT", "THREADS")
-#: Never deployed: with them firebase-admin accepts unsigned tokens or data goes to an
-#: emulator. Any other ``*_EMULATOR_HOST`` is refused too.
+#: Never deployed: with them firebase-admin accepts unsigned tokens, data goes to an
+#: emulator, or App Check trusts keys other than Google's. Any other
+#: ``*_EMULATOR_HOST`` is refused too.
 FORBIDDEN = (
     "FIREBASE_AUTH_EMULATOR_HOST",
     "FIRESTORE_EMULATOR_HOST",
     "ALLOW_EMULATOR_WITH_REAL_PROJECT",
+    "APP_CHECK_JWKS_URL",
 )
 #: Set by Cloud Functions / Cloud Run themselves; a function may not override them.
 PLATFORM = (
@@ -399,7 +403,12 @@ def _secret_table(raw: Any, where: str, problems: list[str]) -> dict[str, Secret
 
 
 def _settable(key: str, where: str, problems: list[str]) -> bool:
-    if key in FORBIDDEN or key.endswith("_EMULATOR_HOST"):
+    if key == "APP_CHECK_JWKS_URL":
+        problems.append(
+            f"{where}: refusing to deploy {key}: App Check would trust keys other than "
+            "Google's; it is for local tests only"
+        )
+    elif key in FORBIDDEN or key.endswith("_EMULATOR_HOST"):
         problems.append(
             f"{where}: refusing to deploy {key}: it points firebase-admin at an emulator "
             "(which accepts unsigned tokens); it is for local runs only"

@@ -7,19 +7,24 @@ not in the environment's config: a new function fails the deploy until it is add
   ``POST /me/revoke-sessions``, revokes the caller's refresh tokens, which is a user
   update. No predefined role has ``firebaseauth.users.update`` without far more
   (``roles/firebaseauth.admin`` also manages providers and tenants), so ``me`` gets a
-  custom role with exactly ``users.get`` and ``users.update``. It never touches Firestore.
+  custom role with exactly ``users.get`` and ``users.update``. No Firestore (but see
+  App Check below).
 - ``session`` exchanges ID tokens for session cookies (``createSession``) and, on
-  ``DELETE /session``, revokes the user's sessions; like ``me``, no Firestore.
+  ``DELETE /session``, revokes the user's sessions; like ``me``, no Firestore (ditto).
 - ``projects`` reads and writes Firestore and checks that member uids exist.
 - ``admin`` reads and writes Firestore (audit log, leases) and sets custom claims
   and revokes sessions, i.e. administers Firebase Auth users.
+
+With App Check on (``APP_CHECK`` monitor or enforce), the functions that serve
+single-use operations (``handlers.http.APP_CHECK_SINGLE_USE``) spend App Check tokens
+in Firestore, so ``me`` and ``session`` then also get ``roles/datastore.user``.
 
 Verifying ID tokens needs no role (Google's public keys are public).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
 
@@ -61,8 +66,32 @@ FUNCTION_ROLES: Mapping[str, tuple[str | CustomRole, ...]] = {
     "projects": ("roles/datastore.user", "roles/firebaseauth.viewer"),
     "admin": ("roles/datastore.user", "roles/firebaseauth.admin"),
 }
+#: Functions that spend App Check tokens (they serve ``APP_CHECK_SINGLE_USE`` routes).
+APP_CHECK_LEDGER_FUNCTIONS = ("me", "session", "admin")
+#: What spending a token needs: creating a document in ``appCheckConsumed``.
+APP_CHECK_LEDGER_ROLE = "roles/datastore.user"
 #: Given on each secret a function mounts (not project-wide).
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"  # noqa: S105 - a role name
+
+
+def roles_for(
+    function: str, env: Mapping[str, str], secrets: Collection[str] = ()
+) -> tuple[str | CustomRole, ...]:
+    """The project-level roles of ``function`` deployed with these settings: its own,
+    plus Firestore access for the App Check ledger when App Check is on (or set from
+    a secret, so unknown here)."""
+    roles = FUNCTION_ROLES[function]
+    app_check_on = "APP_CHECK" in secrets or env.get("APP_CHECK", "").strip().lower() not in {
+        "",
+        "off",
+    }
+    if (
+        app_check_on
+        and function in APP_CHECK_LEDGER_FUNCTIONS
+        and APP_CHECK_LEDGER_ROLE not in roles
+    ):
+        roles = (*roles, APP_CHECK_LEDGER_ROLE)
+    return roles
 
 
 def role_name(role: str | CustomRole, project: str) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from tools.deploy.config import DeployConfig, DeployConfigError, FunctionConfig
-from tools.deploy.iam import FUNCTION_ROLES, SECRET_ACCESSOR, CustomRole, role_name
+from tools.deploy.iam import FUNCTION_ROLES, SECRET_ACCESSOR, CustomRole, role_name, roles_for
 
 RUNTIME = "python312"
 #: What ``gcloud functions deploy`` uploads is decided by this file (relative to --source).
@@ -155,7 +155,7 @@ def _identity(config: DeployConfig, function: FunctionConfig) -> list[Step]:
             section=f"{function.name}: runtime service account and its roles",
         )
     ]
-    for role in FUNCTION_ROLES[function.name]:
+    for role in roles_for(function.name, function.env, function.secrets):
         steps.append(
             Step(
                 (
