@@ -119,12 +119,15 @@ def test_error_messages(open_app: OpenApp, users: Users) -> None:
     expect(tab1.message).to_have_text("Wrong email or password.")
     tab1.sign_in(users.alice)
 
-    # 400: not an admin, so no look-up by email; sharing goes by user id.
+    # Not an admin: transfer takes a member's email or a user id, no look-up of others.
     tab1.create_project("Draft", "Work in progress")
-    share = tab1.manage("Draft").get_by_role("form", name="Share")
-    share.get_by_label("Share with").fill("bob@example.com")
-    share.get_by_role("button", name="Share").click()
+    card = tab1.manage("Draft")
+    transfer = card.get_by_role("form", name="Transfer")
+    transfer.get_by_label("New owner").fill("bob@example.com")
+    transfer.get_by_role("button", name="Transfer").click()
     expect(tab1.message).to_contain_text("Only admins can look users up by email")
+    # 400: sharing by user id checks that the user exists.
+    share = card.get_by_role("form", name="Share")
     share.get_by_label("Share with").fill("no-such-user")
     share.get_by_role("button", name="Share").click()
     expect(tab1.message).to_contain_text("There is no user with that id. [400 unknown_user")

@@ -14,7 +14,49 @@ export interface Project {
   createdAt: string;
   updatedAt: string;
   version: number;
+  /** Every member with their email and display name (absent from older backends). */
+  people?: Person[];
 }
+
+export type MemberRole = 'owner' | 'editor' | 'viewer';
+
+/** A project member as the project JSON lists them: shown by email or name, not by uid. */
+export interface Person {
+  uid: string;
+  role: MemberRole;
+  email: string | null;
+  displayName: string | null;
+}
+
+export interface Task {
+  id: string;
+  projectId: string;
+  title: string;
+  notes: string;
+  done: boolean;
+  assigneeId: string | null;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  version: number;
+}
+
+/** `POST /projects/{id}/tasks`. */
+export interface TaskDraft {
+  title: string;
+  notes?: string;
+  done?: boolean;
+  assigneeId?: string | null;
+}
+
+/** `PATCH /projects/{id}/tasks/{taskId}`: any non-empty subset. */
+export type TaskChange = Partial<Pick<Task, 'title' | 'notes' | 'assigneeId' | 'done'>>;
+
+/** Which tasks a list shows: `done=false`, `done=true`, or no filter. */
+export type TaskFilter = 'open' | 'done' | 'all';
+
+export const TASK_TITLE_MAX = 200;
+export const TASK_NOTES_MAX = 5000;
 
 export interface Page<T> {
   items: T[];
@@ -164,9 +206,26 @@ export class Api {
   }
 }
 
-/** The ETag the server sends for a project (`"<version>"`), rebuilt from a list item. */
-export function etagOf(project: Project): string {
-  return `"${project.version}"`;
+/** The ETag the server sends for a project or task (`"<version>"`), rebuilt from a list item. */
+export function etagOf(document: { version: number }): string {
+  return `"${document.version}"`;
+}
+
+export function projectPath(projectId: string): string {
+  return `/projects/${encodeURIComponent(projectId)}`;
+}
+
+export function tasksPath(projectId: string, taskId?: string): string {
+  const tasks = `${projectPath(projectId)}/tasks`;
+  return taskId === undefined ? tasks : `${tasks}/${encodeURIComponent(taskId)}`;
+}
+
+/** `GET /projects/{id}/tasks` with a filter and an optional cursor, newest first. */
+export function taskListPath(projectId: string, filter: TaskFilter, cursor: string | null, limit = 20): string {
+  const query = new URLSearchParams({ limit: String(limit) });
+  if (filter !== 'all') query.set('done', String(filter === 'done'));
+  if (cursor) query.set('cursor', cursor);
+  return `${tasksPath(projectId)}?${query.toString()}`;
 }
 
 async function errorOf(response: Response): Promise<ApiError> {
@@ -182,8 +241,11 @@ async function errorOf(response: Response): Promise<ApiError> {
   return new ApiError(response.status, `http_${response.status}`, response.statusText || 'Unexpected response', {}, requestId);
 }
 
+/** What a change was about, for the 412 sentence. */
+export type Subject = 'project' | 'task';
+
 /** A sentence for people, with the status, code and server message kept for support. */
-export function describeApiError(error: ApiError): string {
+export function describeApiError(error: ApiError, subject: Subject = 'project'): string {
   const fields = Object.entries(error.details).map(([name, reason]) => `${name} ${reason}`);
   const explained = ((): string => {
     switch (error.status) {
@@ -191,6 +253,7 @@ export function describeApiError(error: ApiError): string {
         return error.message;
       case 400:
         if (error.code === 'unknown_user') return 'There is no user with that id.';
+        if (error.code === 'assignee_not_member') return 'Tasks can be assigned only to members of the project.';
         if (fields.length) return `Please check the form: ${fields.join('; ')}.`;
         return 'The request was not accepted.';
       case 401:
@@ -209,7 +272,7 @@ export function describeApiError(error: ApiError): string {
         if (error.code === 'too_many_members') return 'This project already has the maximum number of members.';
         return 'That conflicts with the current state.';
       case 412:
-        return 'Someone else changed this project after you loaded it. The list now shows the latest version: check it and try again.';
+        return `Someone else changed this ${subject} after you loaded it. The list now shows the latest version: check it and try again.`;
       default:
         if (error.status >= 500) return 'The server could not handle the request. Try again later.';
         return 'The request failed.';

@@ -2,7 +2,7 @@
 
 import { FirebaseError } from 'firebase/app';
 
-import { ApiError, describeApiError, type AdminUser, type Api, type Me } from './api';
+import { ApiError, describeApiError, type AdminUser, type Api, type Me, type Person, type Subject } from './api';
 import { showMessage } from './flash';
 import { describeAuthError, SessionEnded, type Session } from './session';
 
@@ -10,7 +10,7 @@ import { describeAuthError, SessionEnded, type Session } from './session';
 export class UserError extends Error {}
 
 export class Ctx {
-  /** Emails of uids met in this tab (admin look-ups), to show instead of bare uids. */
+  /** Emails (or display names) of uids met in this tab, to show instead of bare uids. */
   private readonly names = new Map<string, string>();
 
   constructor(readonly session: Session) {}
@@ -24,8 +24,15 @@ export class Ctx {
     return this.session.me;
   }
 
-  remember(user: Pick<AdminUser, 'uid' | 'email'>): void {
-    if (user.email) this.names.set(user.uid, user.email);
+  /** Keeps a user's email (or display name) from an admin look-up or a project's people. */
+  remember(user: { uid: string; email: string | null; displayName?: string | null }): void {
+    const name = user.email ?? user.displayName;
+    if (name) this.names.set(user.uid, name);
+  }
+
+  /** The email (or display name) met for this uid in this tab, if any. */
+  knownName(uid: string): string | null {
+    return this.names.get(uid) ?? null;
   }
 
   /** "you", a known email, or the uid. */
@@ -36,17 +43,19 @@ export class Ctx {
   }
 
   /**
-   * A uid from what was typed: a uid as is, or an email looked up with the admin API
-   * (only admins may look users up by email; others share by uid).
+   * A uid from what was typed: a uid as is; an email of one of `people` (a project's
+   * members); any other email looked up with the admin API (only admins may do that).
    */
-  async resolveUser(text: string): Promise<string> {
+  async resolveUser(text: string, people: readonly Person[] = []): Promise<string> {
     const value = text.trim();
     if (!value) throw new UserError('Enter a user id or an email address.');
     if (!value.includes('@')) return value;
+    const member = people.find((person) => person.email?.toLowerCase() === value.toLowerCase());
+    if (member) return member.uid;
     if (!this.session.hasRole('admin')) {
       throw new UserError(
-        'Only admins can look users up by email. Ask the person for their user id: it is shown ' +
-          'at the top of the page when they are signed in.',
+        'Only admins can look users up by email (members of this project excepted). Ask the person ' +
+          'for their user id: it is shown at the top of the page when they are signed in.',
       );
     }
     const { data } = await this.api.call<AdminUser>('GET', `/admin/users?email=${encodeURIComponent(value)}`);
@@ -54,15 +63,15 @@ export class Ctx {
     return data.uid;
   }
 
-  /** Shows what went wrong; a 401 ends the session. */
-  async report(error: unknown): Promise<void> {
+  /** Shows what went wrong (`subject`: what a 412 is about); a 401 ends the session. */
+  async report(error: unknown, subject: Subject = 'project'): Promise<void> {
     if (error instanceof SessionEnded) return; // already said why
     if (error instanceof ApiError) {
       if (error.status === 401) {
         await this.session.end(describeApiError(error));
         return;
       }
-      showMessage('error', describeApiError(error));
+      showMessage('error', describeApiError(error, subject));
       if (error.status === 403 && error.code === 'forbidden' && this.session.me?.roles.length) {
         // Perhaps a role was removed since this token was issued: renew it, so the
         // page shows only what is still allowed (or signs out if sessions were revoked).

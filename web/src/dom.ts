@@ -37,8 +37,8 @@ export function field(label: string, control: HTMLElement, hint?: string): HTMLL
   return h('label', { class: 'field' }, h('span', {}, label), control, hint ? h('small', { class: 'muted' }, hint) : null);
 }
 
-/** Runs `action` with `button` disabled, so a double click sends one request. */
-export async function busy<T>(button: HTMLButtonElement, action: () => Promise<T>): Promise<T | undefined> {
+/** Runs `action` with `button` (or a checkbox) disabled, so a double click sends one request. */
+export async function busy<T>(button: HTMLButtonElement | HTMLInputElement, action: () => Promise<T>): Promise<T | undefined> {
   if (button.disabled) return undefined;
   button.disabled = true;
   button.setAttribute('aria-busy', 'true');

@@ -1,9 +1,12 @@
-// The signed-in user's projects: create, rename, share, transfer, delete.
+// The signed-in user's projects: create, rename, share, transfer, delete; each card
+// also opens the project's tasks (views/tasks.ts).
 
-import { ApiError, etagOf, type Page, type Project } from '../api';
+import { ApiError, etagOf, projectPath, type Page, type Person, type Project } from '../api';
 import type { Ctx } from '../context';
 import { clearMessage, showMessage } from '../flash';
 import { busy, field, formatTime, h } from '../dom';
+import { peopleOf, personName } from '../people';
+import { tasksPanel, type OpenTaskPanels } from './tasks';
 
 type Access = 'owner' | 'editor' | 'viewer' | 'admin' | 'auditor';
 
@@ -20,11 +23,12 @@ export function projectsView(ctx: Ctx): HTMLElement {
   const more = h('button', { type: 'button', hidden: true }, 'Load more');
   let items: Project[] = [];
   let nextCursor: string | null = null;
+  const openTasks: OpenTaskPanels = new Map();
 
   const show = (): void => {
     list.replaceChildren(
       ...(items.length
-        ? items.map((project) => projectCard(ctx, project, reload))
+        ? items.map((project) => projectCard(ctx, project, reload, openTasks))
         : [h('p', { class: 'muted' }, 'No projects yet. Create one above, or ask someone to share one with you.')]),
     );
     more.hidden = !nextCursor;
@@ -77,12 +81,16 @@ export function projectsView(ctx: Ctx): HTMLElement {
   return h('section', { 'aria-label': 'Projects' }, form, h('h2', {}, 'Your projects'), list, more);
 }
 
-function projectCard(ctx: Ctx, project: Project, reload: () => Promise<void>): HTMLElement {
+function projectCard(ctx: Ctx, project: Project, reload: () => Promise<void>, openTasks: OpenTaskPanels): HTMLElement {
   const access = accessOf(ctx, project);
   const canEdit = access === 'owner' || access === 'editor' || access === 'admin';
   const canManage = access === 'owner' || access === 'admin';
+  const people = peopleOf(ctx, project);
 
-  /** Runs one change; on 403/404/412 the list is reloaded, since it is out of date. */
+  /**
+   * Runs one change; on 403/404/412 the list is reloaded, since it is out of date (an
+   * unknown email is not: the form stays open to correct it).
+   */
   const change = (button: HTMLButtonElement, action: () => Promise<string>): void => {
     clearMessage();
     void busy(button, async () => {
@@ -91,31 +99,30 @@ function projectCard(ctx: Ctx, project: Project, reload: () => Promise<void>): H
         await reload();
       } catch (error) {
         await ctx.report(error);
-        if (error instanceof ApiError && [403, 404, 412].includes(error.status)) await reload();
+        const stale = error instanceof ApiError && [403, 404, 412].includes(error.status) && error.code !== 'user_not_found';
+        if (stale) await reload();
       }
     });
   };
-  const path = `/projects/${encodeURIComponent(project.id)}`;
+  const path = projectPath(project.id);
   const ifMatch = etagOf(project);
 
-  const members = [
-    ...project.editors.map((uid) => ({ uid, role: 'editor' })),
-    ...project.viewers.map((uid) => ({ uid, role: 'viewer' })),
-  ];
   const memberList = h(
     'ul',
-    { class: 'members' },
-    h('li', {}, h('span', {}, ctx.label(project.ownerId)), h('span', { class: 'badge' }, 'owner')),
-    ...members.map(({ uid, role }) => {
+    { class: 'members', 'aria-label': 'Members' },
+    ...people.map((person) => {
+      const { uid, role } = person;
       const self = uid === ctx.me.uid;
+      const name = h('span', { title: `uid ${uid}` }, personName(person), self ? ' (you)' : null);
+      if (role === 'owner') return h('li', {}, name, h('span', { class: 'badge' }, role));
       const remove = h('button', { type: 'button', class: 'link' }, self ? 'Leave' : 'Remove');
       remove.addEventListener('click', () =>
         change(remove, async () => {
           await ctx.api.call('DELETE', `${path}/members/${encodeURIComponent(uid)}`, { ifMatch });
-          return self ? `You left “${project.name}”.` : `Removed ${ctx.label(uid)} from “${project.name}”.`;
+          return self ? `You left “${project.name}”.` : `Removed ${personName(person)} from “${project.name}”.`;
         }),
       );
-      return h('li', {}, h('span', {}, ctx.label(uid)), h('span', { class: 'badge' }, role), canManage || self ? remove : null);
+      return h('li', {}, name, h('span', { class: 'badge' }, role), canManage || self ? remove : null);
     }),
   );
 
@@ -169,9 +176,8 @@ function projectCard(ctx: Ctx, project: Project, reload: () => Promise<void>): H
           onsubmit: (event: Event) => {
             event.preventDefault();
             change(share, async () => {
-              const uid = await ctx.resolveUser(who.value);
-              await ctx.api.call('PUT', `${path}/members/${encodeURIComponent(uid)}`, { body: { role: role.value }, ifMatch });
-              return `Shared “${project.name}” with ${ctx.label(uid)} as ${role.value}.`;
+              const name = await shareWith(ctx, project, people, who.value, role.value);
+              return `Shared “${project.name}” with ${name} as ${role.value}.`;
             });
           },
         },
@@ -186,7 +192,7 @@ function projectCard(ctx: Ctx, project: Project, reload: () => Promise<void>): H
           onsubmit: (event: Event) => {
             event.preventDefault();
             change(transfer, async () => {
-              const uid = await ctx.resolveUser(newOwner.value);
+              const uid = await ctx.resolveUser(newOwner.value, people);
               await ctx.api.call('POST', `${path}/transfer`, { body: { ownerId: uid }, ifMatch });
               return `Transferred “${project.name}” to ${ctx.label(uid)}; you stay on it as an editor.`;
             });
@@ -206,8 +212,40 @@ function projectCard(ctx: Ctx, project: Project, reload: () => Promise<void>): H
     project.description ? h('p', {}, project.description) : null,
     memberList,
     h('p', { class: 'muted small' }, `Updated ${formatTime(project.updatedAt)} · version ${project.version} · id ${project.id}`),
+    tasksPanel(
+      ctx,
+      project,
+      people,
+      // An admin may edit tasks even where they are also a viewer.
+      { canEdit: canEdit || ctx.session.hasRole('admin'), isMember: access !== 'admin' && access !== 'auditor' },
+      openTasks,
+      reload,
+    ),
     actions.childElementCount
       ? h('details', {}, h('summary', {}, canManage ? 'Rename, share, transfer or delete' : 'Rename'), actions)
       : null,
   );
+}
+
+/**
+ * Adds or changes a member; says who, by name. The email of someone not yet a member
+ * goes to `POST .../members`, which looks the address up (404 user_not_found when
+ * nobody has it); admins resolve it with their own look-up instead, as before that
+ * endpoint existed. A member's email (a role change) and a uid go to
+ * `PUT .../members/{uid}`.
+ */
+async function shareWith(ctx: Ctx, project: Project, people: Person[], typed: string, role: string): Promise<string> {
+  const path = projectPath(project.id);
+  const ifMatch = etagOf(project);
+  const value = typed.trim();
+  const sameEmail = (person: Person): boolean => person.email?.toLowerCase() === value.toLowerCase();
+  if (value.includes('@') && !people.some(sameEmail) && !ctx.session.hasRole('admin')) {
+    const { data } = await ctx.api.call<Project>('POST', `${path}/members`, { body: { email: value, role }, ifMatch });
+    const added = data.people?.find(sameEmail);
+    return added ? personName(added) : value;
+  }
+  const uid = await ctx.resolveUser(value, people);
+  const { data } = await ctx.api.call<Project>('PUT', `${path}/members/${encodeURIComponent(uid)}`, { body: { role }, ifMatch });
+  const added = peopleOf(ctx, data).find((person) => person.uid === uid);
+  return added ? personName(added) : ctx.label(uid);
 }
