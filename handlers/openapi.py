@@ -30,11 +30,10 @@ from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
 from auth.session_cookies import COOKIE_NAME
-from core import errors
+from core import errors, fields
 from core.settings import MAX_BODY_BYTES
 from handlers import FUNCTIONS
-from handlers.admin import MAX_EMAIL_LENGTH, find_user, get_roles, list_audit, put_roles
-from handlers.bodies import DEFAULT_PAGE_SIZE, MAX_IDEMPOTENCY_KEY, MAX_PAGE_SIZE
+from handlers.admin import find_user, get_roles, list_audit, put_roles
 from handlers.http import SAFE_METHODS, Function, View
 from handlers.me import get_me, revoke_sessions
 from handlers.projects import (
@@ -119,49 +118,33 @@ class AuditEntryJson(typing_extensions.TypedDict):
 
 # --- parameters and headers --------------------------------------------------------
 
-#: ``store.cursors.decode`` refuses longer cursors (invalid_cursor).
-MAX_CURSOR_LENGTH = 200
-
 #: Path parameters by the name the route table gives them.
 PATH_PARAMETERS: Mapping[str, dict[str, Any]] = {
     "project_id": {
         "description": "A project ID as the server generates them (a Firestore auto-ID). "
         "Anything else is 404 without a Firestore read.",
-        "schema": {"type": "string", "pattern": "^[A-Za-z0-9]{20}$"},
+        "schema": fields.PROJECT_ID.json_schema(),
     },
     "uid": {
         "description": "A Firebase uid: 1 to 128 printable characters without spaces.",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+        "schema": fields.UID.json_schema(),
     },
 }
 
 QUERY_PARAMETERS: Mapping[str, dict[str, Any]] = {
-    "limit": {
-        "description": "Page size.",
-        "schema": {
-            "type": "integer",
-            "minimum": 1,
-            "maximum": MAX_PAGE_SIZE,
-            "default": DEFAULT_PAGE_SIZE,
-        },
-    },
+    "limit": {"description": "Page size.", "schema": fields.LIMIT.json_schema()},
     "cursor": {
         "description": "The `nextCursor` of the previous page (opaque).",
-        "schema": {"type": "string", "maxLength": MAX_CURSOR_LENGTH, "pattern": "^[A-Za-z0-9_-]*$"},
+        "schema": fields.CURSOR.json_schema(),
     },
     "ownerId": {
         "description": "List the projects this uid owns (others' need admin or auditor).",
-        "schema": {"type": "string", "minLength": 1, "maxLength": 128},
+        "schema": fields.UID.json_schema(),
     },
     "email": {
         "description": "The email address of the user to find.",
         "required": True,
-        "schema": {
-            "type": "string",
-            "format": "email",
-            "maxLength": MAX_EMAIL_LENGTH,
-            "pattern": "^[^@]+@[^@]+$",
-        },
+        "schema": fields.EMAIL.json_schema(),
     },
 }
 
@@ -171,12 +154,7 @@ IDEMPOTENCY_KEY: dict[str, Any] = {
     "description": "Retrying with the same key and body returns the first response "
     "(with `Idempotent-Replayed: true`) instead of creating again; keys are per user "
     "and kept 24 h.",
-    "schema": {
-        "type": "string",
-        "minLength": 1,
-        "maxLength": MAX_IDEMPOTENCY_KEY,
-        "pattern": "^[!-~]+$",
-    },
+    "schema": fields.IDEMPOTENCY_KEY.json_schema(),
 }
 
 IF_MATCH: dict[str, Any] = {
@@ -202,7 +180,7 @@ HEADERS: Mapping[str, dict[str, Any]] = {
     "Location": {
         "description": "The new project's path.",
         "required": True,
-        "schema": {"type": "string", "pattern": "^/projects/[A-Za-z0-9]{20}$"},
+        "schema": {"type": "string", "pattern": f"^/projects/{fields.PROJECT_ID.pattern}$"},
     },
     "WWW-Authenticate": {
         "description": 'RFC 6750: `Bearer` when no token was sent, else `Bearer error="..."`.',

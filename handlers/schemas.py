@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal, TypedDict
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from auth.principal import Role
+from core import fields
 from store.models import Project
 
 #: Fields only the server sets; a client sending one gets a specific reason.
@@ -18,12 +19,22 @@ SERVER_MANAGED_FIELDS = frozenset(
     {"id", "ownerId", "editors", "viewers", "members", "createdAt", "updatedAt", "version"}
 )
 
-#: ``pattern``: not only whitespace (a JSON Schema cannot say "after stripping").
-Name = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=r"\S")
-]
-Description = Annotated[str, StringConstraints(max_length=5000)]
-Uid = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+
+def constrained(rule: fields.Text, *, strip_whitespace: bool = False) -> StringConstraints:
+    """A ``core.fields`` rule as pydantic constraints (the JSON Schema says the same)."""
+    return StringConstraints(
+        strip_whitespace=strip_whitespace or None,
+        min_length=rule.min_length,
+        max_length=rule.max_length,
+        pattern=rule.json_pattern,
+    )
+
+
+#: Stripped first, then: not only whitespace (a JSON Schema cannot say "after stripping").
+Name = Annotated[str, constrained(fields.PROJECT_NAME, strip_whitespace=True)]
+Description = Annotated[str, constrained(fields.PROJECT_DESCRIPTION)]
+#: The bounds of a uid; views also apply ``core.fields.is_uid`` (``handlers.bodies.require_uid``).
+Uid = Annotated[str, constrained(fields.UID)]
 
 
 class Body(BaseModel):
@@ -62,7 +73,7 @@ RoleName = Literal["admin", "auditor"]
 
 
 class RolesPut(Body):
-    roles: list[RoleName] = Field(max_length=10)
+    roles: list[RoleName] = Field(max_length=fields.MAX_ROLES)
 
     def role_set(self) -> frozenset[Role]:
         return frozenset(Role(name) for name in self.roles)

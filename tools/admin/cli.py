@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from auth.principal import Role
+from core import fields
 from core.errors import ApiError, Unavailable
 from core.settings import ConfigError
 from tools.admin import ops
@@ -30,8 +31,6 @@ EMULATOR_HOSTS = {
 EMULATOR_PROJECT = "demo-backend"
 MAX_AUDIT_LIMIT = 1000
 MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS = 0.5, 60.0
-#: RFC 5321 caps an address at 254 characters; Firebase caps a uid at 128.
-MAX_EMAIL_LENGTH, MAX_UID_LENGTH = 254, 128
 #: Exit statuses.
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
@@ -394,14 +393,14 @@ def _user_argument(parser: argparse.ArgumentParser) -> None:
 def _user_ref(value: str) -> str:
     value = value.strip()
     if ops.is_email(value):
-        if len(value) > MAX_EMAIL_LENGTH:
+        if len(value) > fields.MAX_EMAIL_LENGTH:
             raise argparse.ArgumentTypeError(
-                f"expected an email address of at most {MAX_EMAIL_LENGTH} characters"
+                f"expected an email address of at most {fields.MAX_EMAIL_LENGTH} characters"
             )
-    elif not value or len(value) > MAX_UID_LENGTH or any(c.isspace() for c in value):
+    elif not value or len(value) > fields.MAX_UID_LENGTH or any(c.isspace() for c in value):
         raise argparse.ArgumentTypeError(
-            f"expected an email address or a uid (1-{MAX_UID_LENGTH} characters, no spaces), "
-            f"got {value!r}"
+            "expected an email address or a uid "
+            f"(1-{fields.MAX_UID_LENGTH} characters, no spaces), got {value!r}"
         )
     return value
 
