@@ -13,7 +13,7 @@ from auth import session_cookies, tokens
 from auth.bearer import bearer_token
 from auth.directory import UserDirectory
 from auth.principal import Principal, principal_from_claims
-from auth.sessions import SessionChecker
+from auth.revocation import RevocationChecker
 from core.settings import Settings
 
 
@@ -31,18 +31,29 @@ class Authenticator:
         settings: Settings,
         app: firebase_admin.App,
         directory: UserDirectory,
-        sessions: SessionChecker,
+        revocation: RevocationChecker,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._settings = settings
         self._app = app
         self._directory = directory
-        self._sessions = sessions
+        self._revocation = revocation
         self._clock = clock
 
     @property
-    def sessions(self) -> SessionChecker:
-        return self._sessions
+    def revocation(self) -> RevocationChecker:
+        return self._revocation
+
+    def sign_out_everywhere(self, uid: str) -> int:
+        """Revoke ``uid``'s sessions: every token issued until now is refused from now on.
+
+        Returns:
+            The second of the revocation (epoch seconds).
+
+        Raises:
+            UserNotFound, AuthUnavailable.
+        """
+        return self._revocation.sign_out_everywhere(uid)
 
     def authenticate(self, authorization: str | None, *, privileged: bool = False) -> Principal:
         """Verify the header's token and return the caller.
@@ -80,7 +91,7 @@ class Authenticator:
     def _principal(self, claims: dict[str, Any], *, privileged: bool) -> Principal:
         principal = principal_from_claims(claims)
         fresh = privileged or bool(principal.roles)
-        record = self._sessions.check(principal.uid, principal.issued_at, fresh=fresh)
+        record = self._revocation.check(principal.uid, principal.issued_at, fresh=fresh)
         if principal.roles:
             # A role removed since the token was minted no longer counts.
             principal = dataclasses.replace(principal, roles=principal.roles & record.roles)

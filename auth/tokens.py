@@ -105,7 +105,7 @@ def verify_id_token(
 ) -> dict[str, Any]:
     """Verify a Firebase ID token and return its claims (with ``uid`` = ``sub``).
 
-    Revocation and disabled status are not checked here (see ``auth.sessions``).
+    Revocation and disabled status are not checked here (see ``auth.revocation``).
 
     Args:
         token: the compact JWT.

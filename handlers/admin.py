@@ -18,7 +18,7 @@ from services.roles import RoleService
 
 
 def _service() -> RoleService:
-    return RoleService(context.directory(), context.authenticator().sessions)
+    return RoleService(context.directory(), context.authenticator().revocation)
 
 
 def _roles_json(record: UserRecord) -> dict[str, object]:

@@ -34,8 +34,7 @@ def revoke_sessions(request: Request, principal: Principal) -> Response:
     request_log.note_decision(
         "sessions.revoke", f"users/{principal.uid}", allowed=True, rule="self"
     )
-    revoked_at = context.directory().revoke_sessions(principal.uid)
-    context.authenticator().sessions.note_revoked(principal.uid, revoked_at)
+    context.authenticator().sign_out_everywhere(principal.uid)
     return empty_response(204)
 
 

@@ -47,8 +47,7 @@ def create_session(request: Request) -> Response:
 def end_session(request: Request, principal: Principal) -> Response:
     """Sign out everywhere: revoke the user's sessions and clear the cookie."""
     request_log.note_decision("session.delete", f"users/{principal.uid}", allowed=True, rule="self")
-    revoked_at = context.directory().revoke_sessions(principal.uid)
-    context.authenticator().sessions.note_revoked(principal.uid, revoked_at)
+    context.authenticator().sign_out_everywhere(principal.uid)
     response = empty_response(204)
     response.delete_cookie(
         session_cookies.COOKIE_NAME,

@@ -12,7 +12,7 @@ from functools import cache
 from auth.directory import UserDirectory
 from auth.firebase_app import get_app
 from auth.identity import Authenticator
-from auth.sessions import SessionChecker
+from auth.revocation import RevocationChecker
 from core.settings import Settings, get_settings
 
 _lock = threading.Lock()
@@ -31,9 +31,9 @@ def directory() -> UserDirectory:
 def authenticator() -> Authenticator:
     with _lock:
         config = get_settings()
-        sessions = SessionChecker(
+        revocation = RevocationChecker(
             directory(),
             max_age_seconds=config.revocation_check_max_age_seconds,
             max_entries=config.revocation_cache_size,
         )
-        return Authenticator(config, get_app(), directory(), sessions)
+        return Authenticator(config, get_app(), directory(), revocation)

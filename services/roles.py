@@ -12,7 +12,7 @@ from auth import claims as claim_rules
 from auth import policy
 from auth.directory import UserDirectory, UserRecord
 from auth.principal import Principal, Role
-from auth.sessions import SessionChecker
+from auth.revocation import RevocationChecker
 from core import request_log
 from core.clock import utcnow
 from core.errors import PermissionDenied, SelfDemotion
@@ -38,7 +38,7 @@ class RoleChange:
 @dataclass(frozen=True)
 class RoleService:
     directory: UserDirectory
-    sessions: SessionChecker
+    revocation: RevocationChecker
     clock: Callable[[], datetime] = utcnow
 
     def find_user(self, actor: Principal, email: str) -> UserRecord:
@@ -103,7 +103,7 @@ class RoleService:
             uid, lambda before: (before | add) - remove, actor=actor, request_id=None
         )
 
-    def revoke_sessions_as_operator(self, uid: str, *, actor: str) -> int:
+    def sign_out_everywhere_as_operator(self, uid: str, *, actor: str) -> int:
         """Sign ``uid`` out everywhere, audited as ``sessions.revoked`` (``tools/admin``).
 
         Returns:
@@ -128,8 +128,7 @@ class RoleService:
                 time=now,
             )
         )
-        revoked_at = self.directory.revoke_sessions(uid)
-        self.sessions.note_revoked(uid, revoked_at)
+        revoked_at = self.revocation.sign_out_everywhere(uid)
         audit.mark_applied(entry.id)
         return revoked_at
 
@@ -161,8 +160,8 @@ class RoleService:
             self.directory.set_custom_claims(uid, merged)
             revoked = bool(before - roles)
             if revoked:
-                self.sessions.note_revoked(uid, self.directory.revoke_sessions(uid))
-            self.sessions.forget(uid)
+                self.revocation.sign_out_everywhere(uid)
+            self.revocation.forget(uid)
             audit.mark_applied(entry.id)
         return RoleChange(uid=uid, before=before, after=roles, sessions_revoked=revoked)
 

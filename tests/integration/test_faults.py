@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from auth.directory import UserDirectory
 from auth.identity import Authenticator
-from auth.sessions import SessionChecker
+from auth.revocation import RevocationChecker
 from core.settings import Settings, get_settings
 from services import context
 from store import client as store_client
@@ -103,8 +103,8 @@ def unreachable_auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         options={"projectId": settings.project_id, "httpTimeout": 2}, name="unreachable-auth"
     )
     directory = UserDirectory(app)
-    sessions = SessionChecker(directory, max_age_seconds=60, max_entries=100)
-    authenticator = Authenticator(settings, app, directory, sessions)
+    revocation = RevocationChecker(directory, max_age_seconds=60, max_entries=100)
+    authenticator = Authenticator(settings, app, directory, revocation)
     monkeypatch.setattr(context, "authenticator", lambda: authenticator)
     monkeypatch.setattr(context, "directory", lambda: directory)
     yield

@@ -29,7 +29,7 @@ from auth import tokens
 from auth.directory import UserDirectory, UserRecord
 from auth.identity import Authenticator
 from auth.principal import Principal, Role
-from auth.sessions import SessionChecker
+from auth.revocation import RevocationChecker
 from core.errors import (
     ApiError,
     AuthenticationFailed,
@@ -595,7 +595,7 @@ def test_key_server_down_is_unavailable_not_invalid(
 
 
 class FakeDirectory(UserDirectory):
-    """In-memory user records; counts lookups. Only ``get`` is used by sessions."""
+    """In-memory user records; counts lookups. Only ``get`` is used by revocation checks."""
 
     def __init__(self, *records: UserRecord) -> None:  # no firebase-admin app needed
         self.records = {record.uid: record for record in records}
@@ -651,14 +651,14 @@ def harness(production_app: firebase_admin.App) -> HarnessFactory:
                 SETTINGS, revocation_check_max_age_seconds=max_age_seconds
             )
         directory = FakeDirectory(*records)
-        sessions = SessionChecker(
+        revocation = RevocationChecker(
             directory,
             max_age_seconds=settings.revocation_check_max_age_seconds,
             max_entries=settings.revocation_cache_size,
         )
         now = time.time()
         authenticator = Authenticator(
-            settings, production_app, directory, sessions, clock=lambda: now
+            settings, production_app, directory, revocation, clock=lambda: now
         )
         return Harness(authenticator, directory, now)
 

@@ -63,7 +63,7 @@ class Operator:
         from services import context
 
         directory = context.directory()
-        return cls(get_app(), directory, RoleService(directory, context.authenticator().sessions))
+        return cls(get_app(), directory, RoleService(directory, context.authenticator().revocation))
 
     def find(self, who: str) -> UserInfo:
         """A user by email (if ``who`` has an ``@``) or uid.
@@ -119,7 +119,7 @@ class Operator:
         Raises: UserNotFound, Unavailable, AuthUnavailable.
         """
         user = self.find(who)
-        return user, self.roles.revoke_sessions_as_operator(user.uid, actor=by)
+        return user, self.roles.sign_out_everywhere_as_operator(user.uid, actor=by)
 
 
 @dataclass

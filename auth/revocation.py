@@ -1,4 +1,6 @@
-"""Revocation and disabled-account checks, with a bounded, time-limited cache.
+"""Revocation: checks that a verified token's account is active and was not signed out
+since the token was issued (with a bounded, time-limited cache), and signing an account
+out everywhere.
 
 Firebase ID tokens live for an hour and cannot be recalled; the only way to stop
 one early is to compare it with the user record (``disabled``, ``validSince``).
@@ -26,7 +28,7 @@ from core.errors import TokenRevoked, UserDisabled, UserNotFound
 TOKEN_LIFETIME_SECONDS = 3600
 
 
-class SessionChecker:
+class RevocationChecker:
     """Checks that a verified token still belongs to an active, unrevoked account."""
 
     def __init__(self, directory: UserDirectory, *, max_age_seconds: int, max_entries: int) -> None:
@@ -64,6 +66,20 @@ class SessionChecker:
         if revoked_at is not None and issued_at <= revoked_at:
             raise TokenRevoked()
         return record
+
+    def sign_out_everywhere(self, uid: str) -> int:
+        """Revoke the user's refresh tokens; their ID tokens issued until now are refused,
+        at once on this instance (see the module docstring).
+
+        Returns:
+            The second of the revocation (epoch seconds).
+
+        Raises:
+            UserNotFound, AuthUnavailable.
+        """
+        revoked_at = self._directory.revoke_refresh_tokens(uid)
+        self.note_revoked(uid, revoked_at)
+        return revoked_at
 
     def forget(self, uid: str) -> None:
         """Drop a cached record after this instance changed it (claims, status)."""
