@@ -1,20 +1,33 @@
-"""Authentication: from an ``Authorization`` header to a verified ``Principal``."""
+"""Authentication: from a credential (bearer token or session cookie) to a verified
+``Principal``; issuing session cookies; signing out everywhere."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import firebase_admin
 
 from auth import session_cookies, tokens
 from auth.bearer import bearer_token
+from auth.credentials import Credential, CredentialKind
 from auth.directory import UserDirectory
 from auth.principal import Principal, principal_from_claims
 from auth.revocation import RevocationChecker
 from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class SessionCookie:
+    """A session cookie to set: its value (never in a repr), lifetime and path."""
+
+    value: str = field(repr=False)
+    max_age_seconds: int
+    path: str
 
 
 class Authenticator:
@@ -65,6 +78,14 @@ class Authenticator:
         """
         return self.authenticate_token(bearer_token(authorization), privileged=privileged)
 
+    def authenticate_credential(
+        self, credential: Credential, *, privileged: bool = False
+    ) -> Principal:
+        """Like ``authenticate``, for a credential taken from a request (``auth.credential``)."""
+        if credential.kind is CredentialKind.SESSION_COOKIE:
+            return self.authenticate_session_cookie(credential.value, privileged=privileged)
+        return self.authenticate_token(credential.value, privileged=privileged)
+
     def authenticate_token(self, token: str, *, privileged: bool = False) -> Principal:
         """Like ``authenticate``, for a token already taken from its header."""
         return self._principal(self.verify_token(token), privileged=privileged)
@@ -87,6 +108,24 @@ class Authenticator:
             clock=self._clock,
         )
         return self._principal(claims, privileged=privileged)
+
+    def issue_session_cookie(self, id_token: str, principal: Principal) -> SessionCookie:
+        """Exchange ``principal``'s verified ID token for a session cookie.
+
+        Raises:
+            RecentSignInRequired: the sign-in is older than five minutes.
+            InvalidToken, AuthUnavailable.
+        """
+        lifetime = timedelta(days=self._settings.session_cookie_days)
+        value = session_cookies.create(
+            id_token, auth_time=principal.auth_time, app=self._app, lifetime=lifetime
+        )
+        return SessionCookie(value, int(lifetime.total_seconds()), self.session_cookie_path)
+
+    @property
+    def session_cookie_path(self) -> str:
+        """The ``Path`` of the session cookie (``SESSION_COOKIE_PATH``)."""
+        return self._settings.session_cookie_path
 
     def _principal(self, claims: dict[str, Any], *, privileged: bool) -> Principal:
         principal = principal_from_claims(claims)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from flask import Request, Response
 
-from auth.directory import UserRecord
-from auth.principal import Principal
+from auth import Principal, UserRecord
 from core import fields
 from core.errors import ValidationFailed
 from handlers.bodies import page_params, parse_body, require_uid

@@ -10,7 +10,6 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Concatenate, ParamSpec
-from urllib.parse import urlsplit
 
 import flask_cors
 from flask import Request, Response
@@ -19,9 +18,7 @@ from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 
-from auth import session_cookies
-from auth.bearer import bearer_token
-from auth.principal import Principal
+from auth import Principal, credential
 from core import errors, request_log
 from core.logging import TRACE_HEADERS, trace_field
 from core.settings import get_settings
@@ -217,7 +214,10 @@ def authenticated(
     def decorate(view: Callable[Concatenate[Request, Principal, P], Response]) -> View:
         @functools.wraps(view)
         def wrapper(request: Request, *args: P.args, **kwargs: P.kwargs) -> Response:
-            principal = _caller(request, privileged=privileged)
+            caller = credential(request, allowed_origins=get_settings().cors_allowed_origins)
+            principal = context.authenticator().authenticate_credential(
+                caller, privileged=privileged
+            )
             request_log.note_uid(principal.uid)
             return view(request, principal, *args, **kwargs)
 
@@ -244,49 +244,6 @@ def framework_error(error: HTTPException) -> Response:
     response = error_response(api_error)
     response.vary.add("Origin")
     return with_standard_headers(response, uuid.uuid4().hex)
-
-
-#: Methods that change nothing; cookie-authenticated requests with any other need an Origin.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _caller(request: Request, *, privileged: bool) -> Principal:
-    """The verified caller, from the bearer token or else the session cookie.
-
-    Credentials are parsed before anything is initialised: a request without
-    any costs nothing and never reaches firebase-admin.
-    """
-    authorization = single_authorization(request)
-    cookie = request.cookies.get(session_cookies.COOKIE_NAME)
-    if authorization is None and cookie:
-        if request.method not in SAFE_METHODS:
-            _check_origin(request)
-        return context.authenticator().authenticate_session_cookie(cookie, privileged=privileged)
-    token = bearer_token(authorization)
-    return context.authenticator().authenticate_token(token, privileged=privileged)
-
-
-def _check_origin(request: Request) -> None:
-    """CSRF defence for cookie sessions: the browser's ``Origin`` must be this API's own
-    or an allowlisted one (``SameSite=Strict`` is the first line, this the second)."""
-    origin = request.headers.get("Origin")
-    if origin is None:
-        raise errors.CsrfRejected("Cookie-authenticated writes must send an Origin header.")
-    allowed = origin.rstrip("/") in get_settings().cors_allowed_origins
-    same_origin = urlsplit(origin).netloc == request.host
-    if not (allowed or same_origin):
-        raise errors.CsrfRejected()
-
-
-def single_authorization(request: Request) -> str | None:
-    """The one ``Authorization`` header; two are ambiguous and refused, not merged.
-
-    Tokens in the query string or in cookies are never read.
-    """
-    values = request.headers.getlist("Authorization")
-    if len(values) > 1:
-        raise errors.InvalidToken("Send exactly one Authorization header.")
-    return values[0] if values else None
 
 
 def request_id(request: Request) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Request, Response
 
-from auth.principal import Principal
+from auth import Principal
 from core import request_log
 from handlers.http import Function, authenticated, route
 from handlers.responses import empty_response, json_response

@@ -29,12 +29,12 @@ import typing_extensions
 from pydantic import BaseModel, TypeAdapter
 from pydantic.json_schema import models_json_schema
 
-from auth.session_cookies import COOKIE_NAME
+from auth import SAFE_METHODS, SESSION_COOKIE_NAME
 from core import errors, fields
 from core.settings import MAX_BODY_BYTES
 from handlers import FUNCTIONS
 from handlers.admin import find_user, get_roles, list_audit, put_roles
-from handlers.http import SAFE_METHODS, Function, View
+from handlers.http import Function, View
 from handlers.me import get_me, revoke_sessions
 from handlers.projects import (
     create_project,
@@ -198,10 +198,10 @@ HEADERS: Mapping[str, dict[str, Any]] = {
         "schema": {"type": "string", "enum": ["true"]},
     },
     "Set-Cookie": {
-        "description": f"The `{COOKIE_NAME}` session cookie (httpOnly, Secure, "
+        "description": f"The `{SESSION_COOKIE_NAME}` session cookie (httpOnly, Secure, "
         "SameSite=Strict); cleared on sign-out.",
         "required": True,
-        "schema": {"type": "string", "pattern": f"^{COOKIE_NAME}="},
+        "schema": {"type": "string", "pattern": f"^{SESSION_COOKIE_NAME}="},
     },
     "Allow": {
         "description": "The methods the path accepts.",
@@ -465,7 +465,7 @@ def build_document() -> dict[str, Any]:
                 "cookieAuth": {
                     "type": "apiKey",
                     "in": "cookie",
-                    "name": COOKIE_NAME,
+                    "name": SESSION_COOKIE_NAME,
                     "description": "A Firebase session cookie from `POST /session`; used "
                     "only when no Authorization header is sent.",
                 },

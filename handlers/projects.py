@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Request, Response
 
-from auth.principal import Principal
+from auth import Principal
 from handlers.bodies import (
     etag,
     idempotency_key,

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from auth.principal import Role
+from auth import Role
 from core import fields
 from store.models import Project
 

@@ -8,9 +8,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from auth import policy
-from auth.policy import Action, Decision
-from auth.principal import Principal
+from auth import (
+    Action,
+    Decision,
+    Principal,
+    authorize,
+    authorize_create,
+    may_list_any_owner,
+    member_removal_action,
+)
 from core import request_log
 from core.clock import utcnow
 from core.errors import ApiError, NotFound, PermissionDenied, UnknownUser
@@ -48,7 +54,7 @@ class ProjectService:
             (the project, whether it is a replay of an earlier request).
         """
         try:
-            decision = policy.authorize_create(
+            decision = authorize_create(
                 principal, require_verified_email=self.require_verified_email
             )
         except ApiError as refusal:
@@ -95,9 +101,7 @@ class ProjectService:
             return store.list_for_member(principal.uid, limit=limit, cursor=cursor)
         resource = f"projects?ownerId={owner_id}"
         decision = (
-            Decision(True, "owner")
-            if owner_id == principal.uid
-            else policy.may_list_any_owner(principal)
+            Decision(True, "owner") if owner_id == principal.uid else may_list_any_owner(principal)
         )
         request_log.note_decision("list", resource, allowed=decision.allowed, rule=decision.rule)
         if not decision.allowed:
@@ -152,7 +156,7 @@ class ProjectService:
         self, principal: Principal, project_id: str, member_uid: str, *, if_match: int | None
     ) -> Project:
         def change(project: Project) -> Project:
-            action = policy.member_removal_action(principal, member_uid)
+            action = member_removal_action(principal, member_uid)
             self._authorize(principal, action, project)
             changes.check_version(project, if_match)
             return changes.without_member(project, member_uid, now=self.clock())
@@ -181,7 +185,7 @@ class ProjectService:
     def _authorize(self, principal: Principal, action: Action, project: Project) -> Decision:
         resource = f"projects/{project.id}"
         try:
-            decision = policy.authorize(
+            decision = authorize(
                 principal,
                 action,
                 project.access,

@@ -8,11 +8,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from auth import claims as claim_rules
-from auth import policy
-from auth.directory import UserDirectory, UserRecord
-from auth.principal import Principal, Role
-from auth.revocation import RevocationChecker
+from auth import (
+    Principal,
+    RevocationChecker,
+    Role,
+    UserDirectory,
+    UserRecord,
+    canonical_roles,
+    may_manage_roles,
+    may_read_audit_log,
+    merge_roles,
+)
 from core import request_log
 from core.clock import utcnow
 from core.errors import PermissionDenied, SelfDemotion
@@ -144,15 +150,15 @@ class RoleService:
             record = self.directory.get(uid)
             before = record.roles
             roles = new_roles(before)
-            merged = claim_rules.merge_roles(record.custom_claims, roles)
+            merged = merge_roles(record.custom_claims, roles)
             entry = audit.record(
                 AuditEntry(
                     id=audit.new_id(),
                     action=ROLES_CHANGED,
                     actor=actor,
                     target=uid,
-                    before={"roles": claim_rules.canonical_roles(before)},
-                    after={"roles": claim_rules.canonical_roles(roles)},
+                    before={"roles": canonical_roles(before)},
+                    after={"roles": canonical_roles(roles)},
                     time=self.clock(),
                     request_id=request_id,
                 )
@@ -168,7 +174,7 @@ class RoleService:
     def audit_log(
         self, actor: Principal, *, limit: int, cursor: str | None
     ) -> Page[dict[str, Any]]:
-        decision = policy.may_read_audit_log(actor)
+        decision = may_read_audit_log(actor)
         request_log.note_decision(
             "audit.list", "auditLog", allowed=decision.allowed, rule=decision.rule
         )
@@ -183,7 +189,7 @@ def _require_operator(actor: str) -> None:
 
 
 def _require_admin(actor: Principal, action: str, resource: str) -> None:
-    decision = policy.may_manage_roles(actor)
+    decision = may_manage_roles(actor)
     request_log.note_decision(action, resource, allowed=decision.allowed, rule=decision.rule)
     if not decision.allowed:
         raise PermissionDenied("Only admins may manage users and roles.")

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from auth.principal import Role
+from auth import Role
 from core import fields
 from core.errors import ApiError, Unavailable
 from core.settings import ConfigError

@@ -14,8 +14,7 @@ from typing import Any
 
 import firebase_admin
 
-from auth.directory import UserDirectory
-from auth.principal import Role
+from auth import Role, UserDirectory
 from core.errors import UserNotFound
 from services.roles import RoleService
 from store import audit

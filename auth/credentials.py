@@ -1,0 +1,112 @@
+"""Which credential a request carries: the bearer token, or else (browsers) the session
+cookie. The choice, the one-``Authorization``-header rule and the CSRF ``Origin`` check
+of cookie-authenticated writes are made here, once.
+
+The HTTP shell hands over its request as it is: anything with ``method``, ``host``,
+``headers`` and ``cookies`` (Flask's request has them); nothing here knows a route.
+Credentials are only parsed here, never verified (``auth.identity`` does that), so a
+request without any costs nothing and never reaches firebase-admin.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from auth.bearer import bearer_token
+from auth.session_cookies import SESSION_COOKIE_NAME
+from core import errors
+
+#: Methods that change nothing; cookie-authenticated requests with any other need an Origin.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class Headers(Protocol):
+    def get(self, key: str) -> str | None: ...
+
+    def getlist(self, key: str) -> list[str]: ...
+
+
+class HttpRequest(Protocol):
+    """What credentials are read from (a Flask/werkzeug request fits)."""
+
+    @property
+    def method(self) -> str: ...
+
+    @property
+    def host(self) -> str: ...
+
+    @property
+    def headers(self) -> Headers: ...
+
+    @property
+    def cookies(self) -> Mapping[str, str]: ...
+
+
+class CredentialKind(StrEnum):
+    BEARER = "bearer"
+    SESSION_COOKIE = "session_cookie"
+
+
+@dataclass(frozen=True)
+class Credential:
+    """An unverified credential taken from a request; its value never shows in a repr."""
+
+    kind: CredentialKind
+    value: str = field(repr=False)
+
+
+def credential(
+    request: HttpRequest, *, allowed_origins: Collection[str] = (), bearer_only: bool = False
+) -> Credential:
+    """The one credential of ``request``: the bearer token, or else the session cookie.
+
+    A bearer header always wins over a cookie; no other cookie, and no query parameter,
+    is ever read. A cookie-authenticated request whose method is not safe must come from
+    an allowed ``Origin`` (``check_origin``).
+
+    Args:
+        allowed_origins: origins besides the API's own that may send cookie-authenticated
+            writes (``CORS_ALLOWED_ORIGINS``).
+        bearer_only: ignore the session cookie (only a bearer token counts).
+
+    Raises:
+        MissingToken, InvalidToken: no usable credential (401).
+        CsrfRejected: a cookie-authenticated write from another origin (403).
+    """
+    authorization = single_authorization(request)
+    cookie = request.cookies.get(SESSION_COOKIE_NAME)
+    if authorization is None and cookie and not bearer_only:
+        if request.method not in SAFE_METHODS:
+            check_origin(request, allowed_origins)
+        return Credential(CredentialKind.SESSION_COOKIE, cookie)
+    return Credential(CredentialKind.BEARER, bearer_token(authorization))
+
+
+def check_origin(request: HttpRequest, allowed_origins: Collection[str]) -> None:
+    """CSRF defence for cookie sessions: the browser's ``Origin`` must be this API's own
+    or an allowlisted one (``SameSite=Strict`` is the first line, this the second)."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        raise errors.CsrfRejected("Cookie-authenticated writes must send an Origin header.")
+    allowed = origin.rstrip("/") in allowed_origins
+    same_origin = urlsplit(origin).netloc == request.host
+    if not (allowed or same_origin):
+        raise errors.CsrfRejected()
+
+
+def single_authorization(request: HttpRequest) -> str | None:
+    """The one ``Authorization`` header; two are ambiguous and refused, not merged.
+
+    Tokens in the query string or in cookies are never read.
+
+    Raises:
+        InvalidToken: more than one ``Authorization`` header.
+    """
+    values = request.headers.getlist("Authorization")
+    if len(values) > 1:
+        raise errors.InvalidToken("Send exactly one Authorization header.")
+    return values[0] if values else None
