@@ -17,7 +17,7 @@ from services.roles import RoleService
 
 
 def _service() -> RoleService:
-    return RoleService(context.directory(), context.authenticator().revocation)
+    return context.role_service()
 
 
 def _roles_json(record: UserRecord) -> dict[str, object]:

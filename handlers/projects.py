@@ -23,10 +23,7 @@ from store.models import Project
 
 
 def _service() -> ProjectService:
-    return ProjectService(
-        require_verified_email=context.settings().require_verified_email,
-        user_exists=context.directory().exists,
-    )
+    return context.project_service()
 
 
 def _one(project: Project, status: int = 200, **headers: str) -> Response:

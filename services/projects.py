@@ -1,5 +1,5 @@
-"""Project use cases. Every write is one Firestore transaction that re-reads the
-project, re-checks the policy and ``If-Match`` on what it read, then writes."""
+"""Project use cases. Every write is one atomic read-change-write of the store
+(``ProjectStore.apply``) that re-checks the policy and ``If-Match`` on what it read."""
 
 from __future__ import annotations
 
@@ -22,10 +22,10 @@ from core.clock import utcnow
 from core.errors import ApiError, NotFound, PermissionDenied, UnknownUser
 from services import project_changes as changes
 from services.project_changes import MemberRole
-from store import idempotency
-from store import projects as store
+from store.idempotency import IdempotencyStore, fingerprint
 from store.ids import is_document_id
 from store.models import Page, Project
+from store.projects import ProjectStore
 
 UserExists = Callable[[str], bool]
 Clock = Callable[[], datetime]
@@ -33,6 +33,18 @@ Clock = Callable[[], datetime]
 
 @dataclass(frozen=True)
 class ProjectService:
+    """What callers may do with projects, on a ``ProjectStore`` (Firestore, or in memory).
+
+    Attributes:
+        projects: where projects live.
+        idempotency: ``Idempotency-Key`` records of creates.
+        require_verified_email: writes need ``email_verified`` (``REQUIRE_VERIFIED_EMAIL``).
+        user_exists: whether a uid names a user (new members and owners must exist).
+        clock: now, for ``createdAt``/``updatedAt``.
+    """
+
+    projects: ProjectStore
+    idempotency: IdempotencyStore
     require_verified_email: bool
     user_exists: UserExists
     clock: Clock = utcnow
@@ -63,12 +75,12 @@ class ProjectService:
         request_log.note_decision("create", "projects", allowed=True, rule=decision.rule)
         now = self.clock()
         if idempotency_key is not None:
-            fingerprint = idempotency.fingerprint(name, description)
-            earlier = idempotency.claim(principal.uid, idempotency_key, fingerprint, now=now)
+            body = fingerprint(name, description)
+            earlier = self.idempotency.claim(principal.uid, idempotency_key, body, now=now)
             if earlier is not None:
                 return earlier, True
         project = Project(
-            id=store.new_id(),
+            id=self.projects.new_id(),
             name=name,
             description=description,
             owner_id=principal.uid,
@@ -79,16 +91,16 @@ class ProjectService:
             version=1,
         )
         if idempotency_key is None:
-            return store.create(project), False
+            return self.projects.create(project), False
         try:
-            return idempotency.create_project(principal.uid, idempotency_key, project), False
+            return self.idempotency.create_project(principal.uid, idempotency_key, project), False
         except BaseException:
             with contextlib.suppress(ApiError):
-                idempotency.release(principal.uid, idempotency_key)
+                self.idempotency.release(principal.uid, idempotency_key)
             raise
 
     def get(self, principal: Principal, project_id: str) -> Project:
-        project = store.get(_checked_id(project_id))
+        project = self.projects.get(_checked_id(project_id))
         self._authorize(principal, Action.READ, project)
         return project
 
@@ -98,7 +110,7 @@ class ProjectService:
         """Owned and shared projects, or (admin, auditor) anyone's with ``owner_id``."""
         if owner_id is None:
             request_log.note_decision("list", "projects", allowed=True, rule="member")
-            return store.list_for_member(principal.uid, limit=limit, cursor=cursor)
+            return self.projects.list_for_member(principal.uid, limit=limit, cursor=cursor)
         resource = f"projects?ownerId={owner_id}"
         decision = (
             Decision(True, "owner") if owner_id == principal.uid else may_list_any_owner(principal)
@@ -106,7 +118,7 @@ class ProjectService:
         request_log.note_decision("list", resource, allowed=decision.allowed, rule=decision.rule)
         if not decision.allowed:
             raise PermissionDenied("Only admins and auditors may list other users' projects.")
-        return store.list_by_owner(owner_id, limit=limit, cursor=cursor)
+        return self.projects.list_by_owner(owner_id, limit=limit, cursor=cursor)
 
     def edit(
         self,
@@ -130,7 +142,7 @@ class ProjectService:
             changes.check_version(project, if_match)
             return None
 
-        store.apply(_checked_id(project_id), change)
+        self.projects.apply(_checked_id(project_id), change)
 
     def put_member(
         self,
@@ -178,7 +190,7 @@ class ProjectService:
         return self._apply(project_id, change)
 
     def _apply(self, project_id: str, change: Callable[[Project], Project]) -> Project:
-        _, updated = store.apply(_checked_id(project_id), change)
+        _, updated = self.projects.apply(_checked_id(project_id), change)
         assert updated is not None  # the change never deletes
         return updated
 

@@ -22,7 +22,8 @@ from auth import (
 from core import request_log
 from core.clock import utcnow
 from core.errors import PermissionDenied, SelfDemotion
-from store import audit, locks
+from store.audit import FirestoreAuditLog
+from store.locks import FirestoreLeases
 from store.models import AuditEntry, Page
 
 ROLES_CHANGED = "roles.set"
@@ -43,8 +44,20 @@ class RoleChange:
 
 @dataclass(frozen=True)
 class RoleService:
+    """Role administration over the user directory, audited, serialised per user.
+
+    Attributes:
+        directory: user records and custom claims (Firebase Auth).
+        revocation: signs users out and drops their cached records.
+        audit: the audit log.
+        leases: the per-user lock of claims changes.
+        clock: now, for audit entries.
+    """
+
     directory: UserDirectory
     revocation: RevocationChecker
+    audit: FirestoreAuditLog
+    leases: FirestoreLeases
     clock: Callable[[], datetime] = utcnow
 
     def find_user(self, actor: Principal, email: str) -> UserRecord:
@@ -122,9 +135,9 @@ class RoleService:
         _require_operator(actor)
         record = self.directory.get(uid)
         now = self.clock()
-        entry = audit.record(
+        entry = self.audit.record(
             AuditEntry(
-                id=audit.new_id(),
+                id=self.audit.new_id(),
                 action=SESSIONS_REVOKED,
                 actor=actor,
                 target=uid,
@@ -135,7 +148,7 @@ class RoleService:
             )
         )
         revoked_at = self.revocation.sign_out_everywhere(uid)
-        audit.mark_applied(entry.id)
+        self.audit.mark_applied(entry.id)
         return revoked_at
 
     def _replace_roles(
@@ -146,14 +159,14 @@ class RoleService:
         actor: str,
         request_id: str | None,
     ) -> RoleChange:
-        with locks.held(f"claims:{uid}", holder=request_id or f"{actor}:{uuid.uuid4().hex}"):
+        with self.leases.held(f"claims:{uid}", holder=request_id or f"{actor}:{uuid.uuid4().hex}"):
             record = self.directory.get(uid)
             before = record.roles
             roles = new_roles(before)
             merged = merge_roles(record.custom_claims, roles)
-            entry = audit.record(
+            entry = self.audit.record(
                 AuditEntry(
-                    id=audit.new_id(),
+                    id=self.audit.new_id(),
                     action=ROLES_CHANGED,
                     actor=actor,
                     target=uid,
@@ -168,7 +181,7 @@ class RoleService:
             if revoked:
                 self.revocation.sign_out_everywhere(uid)
             self.revocation.forget(uid)
-            audit.mark_applied(entry.id)
+            self.audit.mark_applied(entry.id)
         return RoleChange(uid=uid, before=before, after=roles, sessions_revoked=revoked)
 
     def audit_log(
@@ -180,7 +193,7 @@ class RoleService:
         )
         if not decision.allowed:
             raise PermissionDenied("Only admins and auditors may read the audit log.")
-        return audit.list_entries(limit=limit, cursor=cursor)
+        return self.audit.list_entries(limit=limit, cursor=cursor)
 
 
 def _require_operator(actor: str) -> None:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from google.api_core import exceptions as gexc
 
 from core.errors import IdempotencyInProgress, IdempotencyKeyReused
-from store.client import delete_if_unchanged, get_client, timeout
+from store import projects
+from store.client import Firestore
 from store.errors import translated
 from store.models import Project, as_datetime
 from store.projects import from_document, to_document
@@ -33,65 +34,89 @@ PENDING_LEASE = timedelta(seconds=30)
 PENDING, DONE = "pending", "done"
 
 
-def claim(uid: str, key: str, fingerprint: str, *, now: datetime) -> Project | None:
-    """Claim ``key`` for this request, or return the project an earlier one created.
+class IdempotencyStore(Protocol):
+    """``Idempotency-Key`` records of project creation (per user and key)."""
 
-    Returns:
-        ``None`` if this request now owns the key (it must call ``create_project``
-        or ``release``); otherwise the project created by the first request.
+    def claim(self, uid: str, key: str, fingerprint: str, *, now: datetime) -> Project | None:
+        """Claim ``key`` for this request, or return the project an earlier one created.
 
-    Raises:
-        IdempotencyKeyReused: the key was used with another body (422).
-        IdempotencyInProgress: the first request is still running (409).
-        Unavailable: Firestore could not be reached.
-    """
-    ref = _ref(uid, key)
-    with translated():
-        for _ in range(2):  # a second round after clearing an expired record
-            try:
-                ref.create(
-                    {
-                        "state": PENDING,
-                        "fingerprint": fingerprint,
-                        "leaseUntil": now + PENDING_LEASE,
-                        "expiresAt": now + RECORD_TTL,
-                    },
-                    timeout=timeout(),
-                )
-                return None
-            except gexc.AlreadyExists:
-                pass
-            snapshot = ref.get(timeout=timeout())
-            data: dict[str, Any] = snapshot.to_dict() or {}
-            if not snapshot.exists or _expired(data, now):
-                delete_if_unchanged(ref, snapshot.update_time)
-                continue
-            if data.get("fingerprint") != fingerprint:
-                raise IdempotencyKeyReused()
-            if data.get("state") != DONE:
-                raise IdempotencyInProgress()
-            return from_document(str(data["projectId"]), dict(data["project"]))
-    raise IdempotencyInProgress()
+        Returns:
+            ``None`` if this request now owns the key (it must call ``create_project``
+            or ``release``); otherwise the project created by the first request.
+
+        Raises:
+            IdempotencyKeyReused: the key was used with another body (422).
+            IdempotencyInProgress: the first request is still running (409).
+            Unavailable: the store could not be reached.
+        """
+        ...
+
+    def create_project(self, uid: str, key: str, project: Project) -> Project:
+        """Create the project and complete the record, both or neither."""
+        ...
+
+    def release(self, uid: str, key: str) -> None:
+        """Give the key back after the first request failed, so a retry can run."""
+        ...
 
 
-def create_project(uid: str, key: str, project: Project) -> Project:
-    """Create the project and complete the record in one commit."""
-    client = get_client()
-    batch = client.batch()
-    batch.create(client.collection("projects").document(project.id), to_document(project))
-    batch.update(
-        _ref(uid, key),
-        {"state": DONE, "projectId": project.id, "project": to_document(project)},
-    )
-    with translated():
-        batch.commit(timeout=timeout())
-    return project
+class FirestoreIdempotency:
+    """``IdempotencyStore`` on the ``idempotency`` collection."""
 
+    def __init__(self, db: Firestore) -> None:
+        self._db = db
 
-def release(uid: str, key: str) -> None:
-    """Give the key back after the first request failed, so a retry can run."""
-    with translated():
-        _ref(uid, key).delete(timeout=timeout())
+    def claim(self, uid: str, key: str, fingerprint: str, *, now: datetime) -> Project | None:
+        ref = self._ref(uid, key)
+        timeout = self._db.timeout()
+        with translated():
+            for _ in range(2):  # a second round after clearing an expired record
+                try:
+                    ref.create(
+                        {
+                            "state": PENDING,
+                            "fingerprint": fingerprint,
+                            "leaseUntil": now + PENDING_LEASE,
+                            "expiresAt": now + RECORD_TTL,
+                        },
+                        timeout=timeout,
+                    )
+                    return None
+                except gexc.AlreadyExists:
+                    pass
+                snapshot = ref.get(timeout=timeout)
+                data: dict[str, Any] = snapshot.to_dict() or {}
+                if not snapshot.exists or _expired(data, now):
+                    self._db.delete_if_unchanged(ref, snapshot.update_time)
+                    continue
+                if data.get("fingerprint") != fingerprint:
+                    raise IdempotencyKeyReused()
+                if data.get("state") != DONE:
+                    raise IdempotencyInProgress()
+                return from_document(str(data["projectId"]), dict(data["project"]))
+        raise IdempotencyInProgress()
+
+    def create_project(self, uid: str, key: str, project: Project) -> Project:
+        """Create the project and complete the record in one commit."""
+        batch = self._db.client.batch()
+        batch.create(
+            self._db.collection(projects.COLLECTION).document(project.id), to_document(project)
+        )
+        batch.update(
+            self._ref(uid, key),
+            {"state": DONE, "projectId": project.id, "project": to_document(project)},
+        )
+        with translated():
+            batch.commit(timeout=self._db.timeout())
+        return project
+
+    def release(self, uid: str, key: str) -> None:
+        with translated():
+            self._ref(uid, key).delete(timeout=self._db.timeout())
+
+    def _ref(self, uid: str, key: str) -> DocumentReference:
+        # uid and key are client-influenced strings: hash them, never build a path from them.
+        return self._db.collection(COLLECTION).document(fingerprint(uid, key))
 
 
 def fingerprint(*parts: str) -> str:
@@ -103,13 +128,19 @@ def fingerprint(*parts: str) -> str:
     return digest.hexdigest()
 
 
-def _expired(data: dict[str, Any], now: datetime) -> bool:
-    if as_datetime(data["expiresAt"]) <= now:
+def is_expired(
+    *, state: str | None, lease_until: datetime, expires_at: datetime, now: datetime
+) -> bool:
+    """A record past its TTL, or a ``pending`` one whose request is presumed dead."""
+    if expires_at <= now:
         return True
-    return data.get("state") != DONE and as_datetime(data["leaseUntil"]) <= now
+    return state != DONE and lease_until <= now
 
 
-def _ref(uid: str, key: str) -> DocumentReference:
-    # uid and key are client-influenced strings: hash them, never build a path from them.
-    doc_id = fingerprint(uid, key)
-    return get_client().collection(COLLECTION).document(doc_id)
+def _expired(data: dict[str, Any], now: datetime) -> bool:
+    return is_expired(
+        state=data.get("state"),
+        lease_until=as_datetime(data["leaseUntil"]),
+        expires_at=as_datetime(data["expiresAt"]),
+        now=now,
+    )

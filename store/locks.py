@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from google.api_core import exceptions as gexc
 
 from core.errors import Busy
-from store.client import delete_if_unchanged, get_client, timeout
+from store.client import Firestore
 from store.errors import translated
 
 if TYPE_CHECKING:
@@ -35,50 +35,55 @@ LEASE = timedelta(seconds=30)
 MAX_WAIT_SECONDS = 10.0
 
 
-@contextmanager
-def held(name: str, holder: str) -> Iterator[None]:
-    """Hold the lock ``name`` for the block.
+class FirestoreLeases:
+    """Leased locks on the ``locks`` collection."""
 
-    Raises:
-        Busy: another holder kept it for longer than ``MAX_WAIT_SECONDS``.
-        Unavailable: Firestore could not be reached.
-    """
-    ref = get_client().collection(COLLECTION).document(_doc_id(name))
-    deadline = time.monotonic() + MAX_WAIT_SECONDS
-    delay = 0.01
-    while (lease := _try_acquire(ref, holder)) is None:
-        if time.monotonic() >= deadline:
-            raise Busy(retry_after=1)
-        # Jittered exponential back-off: a retry loop, not a test-side sleep.
-        time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not secrecy
-        delay = min(delay * 2, 0.2)
-    try:
-        yield
-    finally:
-        _release(ref, lease)
+    def __init__(self, db: Firestore) -> None:
+        self._db = db
 
+    @contextmanager
+    def held(self, name: str, holder: str) -> Iterator[None]:
+        """Hold the lock ``name`` for the block.
 
-def _try_acquire(ref: DocumentReference, holder: str) -> Any | None:
-    """Create the lease; returns its update time, or ``None`` while someone holds it."""
-    now = datetime.now(UTC)
-    with translated():
+        Raises:
+            Busy: another holder kept it for longer than ``MAX_WAIT_SECONDS``.
+            Unavailable: Firestore could not be reached.
+        """
+        ref = self._db.collection(COLLECTION).document(_doc_id(name))
+        deadline = time.monotonic() + MAX_WAIT_SECONDS
+        delay = 0.01
+        while (lease := self._try_acquire(ref, holder)) is None:
+            if time.monotonic() >= deadline:
+                raise Busy(retry_after=1)
+            # Jittered exponential back-off: a retry loop, not a test-side sleep.
+            time.sleep(delay * (0.5 + random.random()))  # noqa: S311 - jitter, not secrecy
+            delay = min(delay * 2, 0.2)
         try:
-            return ref.create(
-                {"holder": holder, "expiresAt": now + LEASE}, timeout=timeout()
-            ).update_time
-        except gexc.AlreadyExists:
-            pass
-        snapshot = ref.get(timeout=timeout())
-        expires = (snapshot.to_dict() or {}).get("expiresAt") if snapshot.exists else None
-        if expires is not None and expires <= now:
-            # The holder died: remove its lease, unless someone renewed it meanwhile.
-            delete_if_unchanged(ref, snapshot.update_time)
-    return None
+            yield
+        finally:
+            self._release(ref, lease)
 
+    def _try_acquire(self, ref: DocumentReference, holder: str) -> Any | None:
+        """Create the lease; returns its update time, or ``None`` while someone holds it."""
+        now = datetime.now(UTC)
+        timeout = self._db.timeout()
+        with translated():
+            try:
+                return ref.create(
+                    {"holder": holder, "expiresAt": now + LEASE}, timeout=timeout
+                ).update_time
+            except gexc.AlreadyExists:
+                pass
+            snapshot = ref.get(timeout=timeout)
+            expires = (snapshot.to_dict() or {}).get("expiresAt") if snapshot.exists else None
+            if expires is not None and expires <= now:
+                # The holder died: remove its lease, unless someone renewed it meanwhile.
+                self._db.delete_if_unchanged(ref, snapshot.update_time)
+        return None
 
-def _release(ref: DocumentReference, lease: Any) -> None:
-    with translated():
-        delete_if_unchanged(ref, lease)
+    def _release(self, ref: DocumentReference, lease: Any) -> None:
+        with translated():
+            self._db.delete_if_unchanged(ref, lease)
 
 
 def _doc_id(name: str) -> str:

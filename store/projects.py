@@ -1,4 +1,6 @@
-"""The ``projects`` collection.
+"""The ``projects`` collection: ``ProjectStore``, what the services need of it, and
+``FirestoreProjects``, the store itself (``store.memory.MemoryProjects`` is the
+in-memory one the unit tests use).
 
 Stored fields are the wire fields plus ``members`` (owner + editors + viewers),
 which lets one ``array-contains`` query list everything a user may read by
@@ -10,11 +12,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import Busy, NotFound
 from store import cursors
-from store.client import get_client, timeout
+from store.client import Firestore
 from store.errors import translated
 from store.ids import is_document_id
 from store.models import Page, Project, as_datetime
@@ -31,29 +33,88 @@ CONTENTION_ROUNDS = 4
 Change = Callable[[Project], "Project | None"]
 
 
-def new_id() -> str:
-    """A fresh server-generated project ID (Firestore auto-ID)."""
-    doc_id: str = _collection().document().id
-    return doc_id
+class ProjectStore(Protocol):
+    """Where projects live. Every method raises ``Unavailable`` when the store cannot be
+    reached; IDs the server could not have generated are ``NotFound``, never looked up."""
+
+    def new_id(self) -> str:
+        """A fresh server-generated project ID."""
+        ...
+
+    def create(self, project: Project) -> Project:
+        """Store a new project (one write)."""
+        ...
+
+    def get(self, project_id: str) -> Project:
+        """Raises: NotFound."""
+        ...
+
+    def apply(self, project_id: str, change: Change) -> tuple[Project, Project | None]:
+        """Read, change and write one project atomically (see ``apply`` below).
+
+        Returns:
+            (the state the change saw, the new state or ``None`` if deleted).
+
+        Raises:
+            NotFound: no such project (nothing written).
+            ApiError: whatever ``change`` raised (nothing written).
+            Busy: contention outlasted the retries.
+        """
+        ...
+
+    def list_for_member(self, uid: str, *, limit: int, cursor: str | None) -> Page[Project]:
+        """Projects ``uid`` owns or shares, newest first. Raises: InvalidCursor."""
+        ...
+
+    def list_by_owner(self, owner_id: str, *, limit: int, cursor: str | None) -> Page[Project]:
+        """Projects owned by ``owner_id``, newest first. Raises: InvalidCursor."""
+        ...
 
 
-def create(project: Project) -> Project:
-    """Store a new project; one commit. Raises: Unavailable."""
-    with translated():
-        _ref(project.id).create(to_document(project), timeout=timeout())
-    return project
+class FirestoreProjects:
+    """``ProjectStore`` on the ``projects`` collection."""
+
+    def __init__(self, db: Firestore) -> None:
+        self._db = db
+
+    def new_id(self) -> str:
+        """A fresh server-generated project ID (Firestore auto-ID)."""
+        doc_id: str = _collection(self._db).document().id
+        return doc_id
+
+    def create(self, project: Project) -> Project:
+        """Store a new project; one commit. Raises: Unavailable."""
+        with translated():
+            _ref(self._db, project.id).create(to_document(project), timeout=self._db.timeout())
+        return project
+
+    def get(self, project_id: str) -> Project:
+        """Raises: NotFound (also for IDs that cannot exist), Unavailable."""
+        with translated():
+            snapshot = _ref(self._db, project_id).get(timeout=self._db.timeout())
+        if not snapshot.exists:
+            raise NotFound()
+        return from_document(snapshot.id, snapshot.to_dict() or {})
+
+    def apply(self, project_id: str, change: Change) -> tuple[Project, Project | None]:
+        return apply(self._db, project_id, change)
+
+    def list_for_member(self, uid: str, *, limit: int, cursor: str | None) -> Page[Project]:
+        """Projects ``uid`` owns or shares, newest first: one query."""
+        from google.cloud.firestore import FieldFilter
+
+        query = _collection(self._db).where(filter=FieldFilter("members", "array_contains", uid))
+        return _page(self._db, query, limit=limit, cursor=cursor)
+
+    def list_by_owner(self, owner_id: str, *, limit: int, cursor: str | None) -> Page[Project]:
+        """Projects owned by ``owner_id``, newest first: one query."""
+        from google.cloud.firestore import FieldFilter
+
+        query = _collection(self._db).where(filter=FieldFilter("ownerId", "==", owner_id))
+        return _page(self._db, query, limit=limit, cursor=cursor)
 
 
-def get(project_id: str) -> Project:
-    """Raises: NotFound (also for IDs that cannot exist), Unavailable."""
-    with translated():
-        snapshot = _ref(project_id).get(timeout=timeout())
-    if not snapshot.exists:
-        raise NotFound()
-    return from_document(snapshot.id, snapshot.to_dict() or {})
-
-
-def apply(project_id: str, change: Change) -> tuple[Project, Project | None]:
+def apply(db: Firestore, project_id: str, change: Change) -> tuple[Project, Project | None]:
     """Read, change and write one project in a single transaction.
 
     Returns:
@@ -67,8 +128,8 @@ def apply(project_id: str, change: Change) -> tuple[Project, Project | None]:
     """
     from google.cloud import firestore
 
-    ref = _ref(project_id)
-    client = get_client()
+    ref = _ref(db, project_id)
+    client, timeout = db.client, db.timeout
 
     @firestore.transactional
     def run(transaction: Transaction) -> tuple[Project, Project | None]:
@@ -98,23 +159,7 @@ def apply(project_id: str, change: Change) -> tuple[Project, Project | None]:
     raise AssertionError("unreachable")
 
 
-def list_for_member(uid: str, *, limit: int, cursor: str | None) -> Page[Project]:
-    """Projects ``uid`` owns or shares, newest first: one query."""
-    from google.cloud.firestore import FieldFilter
-
-    query = _collection().where(filter=FieldFilter("members", "array_contains", uid))
-    return _page(query, limit=limit, cursor=cursor)
-
-
-def list_by_owner(owner_id: str, *, limit: int, cursor: str | None) -> Page[Project]:
-    """Projects owned by ``owner_id``, newest first: one query."""
-    from google.cloud.firestore import FieldFilter
-
-    query = _collection().where(filter=FieldFilter("ownerId", "==", owner_id))
-    return _page(query, limit=limit, cursor=cursor)
-
-
-def _page(query: Query, *, limit: int, cursor: str | None) -> Page[Project]:
+def _page(db: Firestore, query: Query, *, limit: int, cursor: str | None) -> Page[Project]:
     from google.cloud import firestore
 
     descending = firestore.Query.DESCENDING
@@ -125,7 +170,7 @@ def _page(query: Query, *, limit: int, cursor: str | None) -> Page[Project]:
         created_at, doc_id = cursors.decode(cursor)
         ordered = ordered.start_after({"createdAt": created_at, "__name__": doc_id})
     with translated():
-        snapshots = list(ordered.limit(limit + 1).stream(timeout=timeout()))
+        snapshots = list(ordered.limit(limit + 1).stream(timeout=db.timeout()))
     items = [from_document(s.id, s.to_dict() or {}) for s in snapshots[:limit]]
     next_cursor = None
     if len(snapshots) > limit:
@@ -162,12 +207,12 @@ def from_document(doc_id: str, data: dict[str, Any]) -> Project:
     )
 
 
-def _collection() -> CollectionReference:
-    return get_client().collection(COLLECTION)
+def _collection(db: Firestore) -> CollectionReference:
+    return db.collection(COLLECTION)
 
 
-def _ref(project_id: str) -> DocumentReference:
+def _ref(db: Firestore, project_id: str) -> DocumentReference:
     if not is_document_id(project_id):
         # Callers validate first; this keeps the promise even if one forgets.
         raise NotFound()
-    return _collection().document(project_id)
+    return _collection(db).document(project_id)

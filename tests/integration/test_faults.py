@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from auth.directory import UserDirectory
 from auth.identity import Authenticator
 from auth.revocation import RevocationChecker
-from core.settings import Settings, get_settings
+from core.settings import get_settings
 from services import context
-from store import client as store_client
+from store.client import Firestore
 from tests.integration.api import Api, error_code
 from tests.integration.emulator import FirestoreEmulator, MakeUser
 from tests.integration.faults import CuttableProxy
@@ -34,15 +34,10 @@ def _emulator_address() -> tuple[str, int]:
 @pytest.fixture
 def flaky_firestore(monkeypatch: pytest.MonkeyPatch) -> Iterator[CuttableProxy]:
     """The backend's Firestore client goes through a proxy the test can cut."""
-    from google.cloud import firestore
-
     proxy = CuttableProxy(*_emulator_address())
-    fast = Settings.from_env({**os.environ, "FIRESTORE_TIMEOUT_SECONDS": str(FAST_TIMEOUT)})
-    monkeypatch.setattr(store_client, "get_settings", lambda: fast)
     monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", proxy.address)
-    client = firestore.Client(project=get_settings().project_id)
-    store_client._with_default_timeout(client, FAST_TIMEOUT)
-    monkeypatch.setattr(store_client, "_client", client)
+    db = Firestore(get_settings().project_id, timeout_seconds=FAST_TIMEOUT)
+    monkeypatch.setattr(context, "firestore", lambda: db)
     yield proxy
     proxy.close()
 
@@ -81,7 +76,8 @@ def test_firestore_outage_is_503_and_leaves_data_whole(
     with_proxy = CuttableProxy(*_emulator_address())
     try:
         monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", with_proxy.address)
-        monkeypatch.setattr(store_client, "_client", None)
+        db = Firestore(get_settings().project_id, timeout_seconds=FAST_TIMEOUT)
+        monkeypatch.setattr(context, "firestore", lambda: db)
         response = api.call("PATCH", f"/{path}", owner, {"name": "after the outage"})
         assert response.status_code == 200
         assert response.get_json()["version"] == 2

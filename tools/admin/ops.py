@@ -17,7 +17,6 @@ import firebase_admin
 from auth import Role, UserDirectory
 from core.errors import UserNotFound
 from services.roles import RoleService
-from store import audit
 from store.models import Page
 from tools.admin import users
 from tools.admin.users import UserInfo
@@ -61,8 +60,7 @@ class Operator:
         from auth.firebase_app import get_app
         from services import context
 
-        directory = context.directory()
-        return cls(get_app(), directory, RoleService(directory, context.authenticator().revocation))
+        return cls(get_app(), context.directory(), context.role_service())
 
     def find(self, who: str) -> UserInfo:
         """A user by email (if ``who`` has an ``@``) or uid.
@@ -198,7 +196,9 @@ class AuditTail:
 
 def audit_pages(limit: int, cursor: str | None) -> Page[dict[str, Any]]:
     """One page of the audit log, newest first (``store.audit``)."""
-    return audit.list_entries(limit=limit, cursor=cursor)
+    from services import context
+
+    return context.role_service().audit.list_entries(limit=limit, cursor=cursor)
 
 
 def newest_entries(limit: int, fetch: FetchPage = audit_pages) -> Iterator[dict[str, Any]]:
