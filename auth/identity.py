@@ -12,12 +12,15 @@ from typing import Any
 
 import firebase_admin
 
+from auth import keys as keys_module
 from auth import session_cookies, tokens
 from auth.bearer import bearer_token
 from auth.credentials import Credential, CredentialKind
 from auth.directory import UserDirectory
+from auth.keys import PublicKeys
 from auth.principal import Principal, principal_from_claims
 from auth.revocation import RevocationChecker
+from auth.tokens import VerifiedTokens
 from core.settings import Settings
 
 
@@ -37,6 +40,9 @@ class Authenticator:
     or when the token carries any role. Privileged requests read the user record
     fresh, so revocation, disabling and demotion apply at once; the principal's
     roles are then those both in the token and currently assigned.
+
+    It keeps Google's public keys (``keys``) and the tokens it verified with them
+    (``verified_tokens``) for as long as it lives: build one per process.
     """
 
     def __init__(
@@ -46,12 +52,30 @@ class Authenticator:
         directory: UserDirectory,
         revocation: RevocationChecker,
         clock: Callable[[], float] = time.time,
+        *,
+        keys: PublicKeys | None = None,
+        verified_tokens: VerifiedTokens | None = None,
     ) -> None:
+        """
+        Args:
+            keys: the key store (default: a new one for ``app``, ``auth.keys.for_app``).
+            verified_tokens: the cache of tokens verified with ``keys`` (default: new).
+        """
         self._settings = settings
         self._app = app
         self._directory = directory
         self._revocation = revocation
         self._clock = clock
+        self._keys = keys if keys is not None else keys_module.for_app(app)
+        self._verified = verified_tokens if verified_tokens is not None else VerifiedTokens()
+
+    @property
+    def keys(self) -> PublicKeys:
+        return self._keys
+
+    @property
+    def verified_tokens(self) -> VerifiedTokens:
+        return self._verified
 
     @property
     def revocation(self) -> RevocationChecker:
@@ -96,6 +120,8 @@ class Authenticator:
             token,
             app=self._app,
             clock_skew_seconds=self._settings.clock_skew_seconds,
+            keys=self._keys,
+            verified=self._verified,
             clock=self._clock,
         )
 

@@ -11,16 +11,18 @@ from typing import Any
 import firebase_admin
 import pytest
 
-from auth import keys, tokens
+from auth import tokens
 from auth.keys import PublicKeys
-from auth.tokens import VerifiedTokens, verified_tokens
+from auth.tokens import VerifiedTokens
 from core.errors import InvalidToken, TokenExpired
 from tests.unit import tokenforge as forge
-from tests.unit.conftest import AppFactory
+from tests.unit.conftest import AppFactory, key_store, verified_cache
 from tests.unit.test_keys import FakeClock, ScriptedFetch, certificates, ok, store
 from tests.unit.tokenforge import CertServer
 
 SKEW = 5
+#: ``verify``'s default: the app's own key store and cache (``key_store``, ``verified_cache``).
+APPS_OWN = VerifiedTokens(max_entries=0)
 
 
 def verify(
@@ -29,15 +31,17 @@ def verify(
     *,
     now: float,
     public_keys: PublicKeys | None = None,
-    remember: bool = True,
+    cache: VerifiedTokens | None = APPS_OWN,
 ) -> dict[str, Any]:
+    """Verify with ``public_keys`` (default: the app's store) remembering in ``cache``
+    (default: the app's; ``None``: remember nothing)."""
     return tokens.verify_id_token(
         token,
         app=app,
         clock_skew_seconds=SKEW,
         clock=lambda: now,
-        keys=public_keys,
-        remember=remember,
+        keys=public_keys if public_keys is not None else key_store(app),
+        verified=verified_cache(app) if cache is APPS_OWN else cache,
     )
 
 
@@ -48,11 +52,11 @@ def test_a_token_presented_again_is_a_hit_with_fresh_claims(
     token = forge.mint(now=now)
     first = verify(token, production_app, now=now)
     first["roles"] = ["admin"]  # a caller mutating its claims must not affect the next one
-    cache = verified_tokens(keys.for_app(production_app))
+    cache = verified_cache(production_app)
     second = verify(token, production_app, now=now)
     assert cache.hits == 1
     assert "roles" not in second
-    assert second == verify(token, production_app, now=now, remember=False)
+    assert second == verify(token, production_app, now=now, cache=None)
     assert cache.hits == 1
 
 
@@ -72,33 +76,33 @@ def test_an_edited_token_is_never_a_hit(production_app: firebase_admin.App) -> N
     verify(token, production_app, now=now)
     with pytest.raises(InvalidToken):
         verify(forge.with_payload(token, {"roles": ["admin"]}), production_app, now=now)
-    assert verified_tokens(keys.for_app(production_app)).hits == 0
+    assert verified_cache(production_app).hits == 0
 
 
 def test_a_refresh_of_the_keys_verifies_again() -> None:
     fetch, clock = ScriptedFetch([ok()]), FakeClock()
-    public_keys = store(fetch, clock)
+    public_keys, cache = store(fetch, clock), VerifiedTokens()
     now = time.time()
     token = forge.mint(now=now)
     app = _app_for(public_keys)
-    verify(token, app, now=now, public_keys=public_keys)
+    verify(token, app, now=now, public_keys=public_keys, cache=cache)
     clock.advance(3600)  # max-age passed: new key objects
-    verify(token, app, now=now, public_keys=public_keys)
+    verify(token, app, now=now, public_keys=public_keys, cache=cache)
     assert fetch.calls == 2
-    assert verified_tokens(public_keys).hits == 0
+    assert cache.hits == 0
 
 
 def test_a_key_google_stopped_publishing_is_not_trusted_from_the_cache() -> None:
     rotated_only = ok(certificates(forge.rotated_key()))
     fetch, clock = ScriptedFetch([ok(), rotated_only]), FakeClock()
-    public_keys = store(fetch, clock)
+    public_keys, cache = store(fetch, clock), VerifiedTokens()
     now = time.time()
     token = forge.mint(now=now)
     app = _app_for(public_keys)
-    verify(token, app, now=now, public_keys=public_keys)
+    verify(token, app, now=now, public_keys=public_keys, cache=cache)
     clock.advance(3600)
     with pytest.raises(InvalidToken):
-        verify(token, app, now=now, public_keys=public_keys)
+        verify(token, app, now=now, public_keys=public_keys, cache=cache)
 
 
 def test_the_project_is_part_of_what_is_remembered(
@@ -110,24 +114,24 @@ def test_the_project_is_part_of_what_is_remembered(
         app.credential, options={"projectId": "demo-other"}, name="other-project"
     )
     try:
-        shared = keys.for_app(app)
+        shared, cache = key_store(app), verified_cache(app)
         now = time.time()
         token = forge.mint(now=now)
-        verify(token, app, now=now, public_keys=shared)
+        verify(token, app, now=now, public_keys=shared, cache=cache)
         with pytest.raises(InvalidToken):
-            verify(token, other, now=now, public_keys=shared)
+            verify(token, other, now=now, public_keys=shared, cache=cache)
     finally:
         firebase_admin.delete_app(other)
 
 
-def test_remember_false_never_fills_nor_reads_the_cache(
+def test_no_cache_verifies_the_signature_every_time(
     production_app: firebase_admin.App,
 ) -> None:
     now = time.time()
     token = forge.mint(now=now)
     for _ in range(3):
-        verify(token, production_app, now=now, remember=False)
-    assert len(verified_tokens(keys.for_app(production_app))) == 0
+        verify(token, production_app, now=now, cache=None)
+    assert len(verified_cache(production_app)) == 0
 
 
 def test_the_cache_is_bounded_oldest_first() -> None:

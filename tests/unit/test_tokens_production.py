@@ -43,7 +43,7 @@ from core.errors import (
 )
 from core.settings import Settings
 from tests.unit import tokenforge as forge
-from tests.unit.conftest import AppFactory
+from tests.unit.conftest import AppFactory, key_store, verified_cache
 from tests.unit.tokenforge import REMOVE, CertServer
 
 SETTINGS = Settings(project_id=forge.PROJECT_ID)
@@ -53,15 +53,25 @@ SERVICE_ACCOUNT = f"firebase-adminsdk-abcde@{forge.PROJECT_ID}.iam.gserviceaccou
 
 
 def verify(token: str, app: firebase_admin.App, *, now: float, skew: int = SKEW) -> dict[str, Any]:
-    """``auth.tokens.verify_id_token`` with our clock frozen at ``now``."""
-    return tokens.verify_id_token(token, app=app, clock_skew_seconds=skew, clock=lambda: now)
+    """``auth.tokens.verify_id_token`` with our clock frozen at ``now``, with the app's
+    key store and verified-token cache (as its ``Authenticator`` keeps them)."""
+    return tokens.verify_id_token(
+        token,
+        app=app,
+        clock_skew_seconds=skew,
+        keys=key_store(app),
+        verified=verified_cache(app),
+        clock=lambda: now,
+    )
 
 
 Verify = Callable[..., dict[str, Any]]
-#: The two implementations the token tables run against.
+#: The two implementations the token tables run against, with ``verify``'s signature.
 PATHS: dict[str, Verify] = {
-    "fast_path": tokens.verify_id_token,
-    "firebase_admin": tokens.verify_id_token_with_sdk,
+    "fast_path": verify,
+    "firebase_admin": lambda token, app, *, now, skew=SKEW: tokens.verify_id_token_with_sdk(
+        token, app=app, clock_skew_seconds=skew, clock=lambda: now
+    ),
 }
 
 
@@ -69,18 +79,13 @@ PATHS: dict[str, Verify] = {
 def verifier(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Verify:
     """Each implementation in turn, ``verify``'s signature; the fast path is made unable
     to fall back on firebase-admin, so that a pass is the fast path's own."""
-    implementation = PATHS[request.param]
     if request.param == "fast_path":
 
         def no_sdk(*args: Any, **kwargs: Any) -> Any:
             raise AssertionError("the fast path called firebase_admin.auth.verify_id_token")
 
         monkeypatch.setattr(tokens.fb_auth, "verify_id_token", no_sdk)
-
-    def run(token: str, app: firebase_admin.App, *, now: float, skew: int = SKEW) -> Any:
-        return implementation(token, app=app, clock_skew_seconds=skew, clock=lambda: now)
-
-    return run
+    return PATHS[request.param]
 
 
 def assert_not_logged(token: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -658,7 +663,13 @@ def harness(production_app: firebase_admin.App) -> HarnessFactory:
         )
         now = time.time()
         authenticator = Authenticator(
-            settings, production_app, directory, revocation, clock=lambda: now
+            settings,
+            production_app,
+            directory,
+            revocation,
+            clock=lambda: now,
+            keys=key_store(production_app),
+            verified_tokens=verified_cache(production_app),
         )
         return Harness(authenticator, directory, now)
 
