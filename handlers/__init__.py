@@ -49,4 +49,4 @@ def local(request: Request) -> Response:
     for function in _functions():
         if function.owns(path):
             return function(request)
-    return Function("", [])(request)
+    return Function("")(request)

@@ -1,5 +1,10 @@
-"""The HTTP shell around every function: routing, authentication, CORS,
-error rendering and standard headers. Views only translate HTTP to service calls."""
+"""The HTTP shell around every function: routing, authentication, CORS, error
+rendering and standard headers. Views only translate HTTP to service calls.
+
+A ``Function`` is one deployed Cloud Function; its views declare their contracts with
+``Function.endpoint`` (``handlers.endpoints``), and the routes, the authentication of
+each request, and the generated documents all come from those declarations.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,9 @@ import functools
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Concatenate, ParamSpec
+from typing import Any, TypeVar
 
 import flask_cors
 from flask import Request, Response
@@ -22,6 +27,7 @@ from auth import Principal, credential
 from core import errors, request_log
 from core.logging import TRACE_HEADERS, trace_field
 from core.settings import get_settings
+from handlers.endpoints import HTTP_METHODS, Access, Endpoint, Paged, Param, View
 from handlers.responses import (
     empty_response,
     error_response,
@@ -31,8 +37,7 @@ from handlers.responses import (
 from services import context
 
 logger = logging.getLogger(__name__)
-P = ParamSpec("P")
-View = Callable[..., Response]
+V = TypeVar("V", bound=View)
 
 #: Headers a browser may send cross-origin, and those it may read back.
 CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "Idempotency-Key")
@@ -50,34 +55,86 @@ REQUEST_ID_KEY = "backend.request_id"
 
 @dataclass(frozen=True)
 class Route:
-    """A path pattern (werkzeug syntax) and the view for each method it accepts."""
+    """A path pattern (werkzeug syntax) and the endpoint of each method it accepts."""
 
     pattern: str
-    views: Mapping[str, View]
+    endpoints: Mapping[str, Endpoint]
 
 
 class Function:
-    """One deployed Cloud Function: a name, which is also its path prefix, and its routes.
+    """One deployed Cloud Function: a name, which is also its path prefix, and the
+    endpoints its views declare.
 
     Deployed, Cloud Functions may strip the function name from the path
     (``/projects/abc`` arrives as ``/abc``); locally and behind a gateway it does
     not. Both forms route the same way.
     """
 
-    def __init__(self, name: str, routes: Sequence[Route]) -> None:
+    def __init__(self, name: str) -> None:
         self.name = name
-        #: The routes, in declaration order (read by the OpenAPI and gateway generators).
-        self.routes: tuple[Route, ...] = tuple(routes)
+        #: In declaration order (read by the route table and the document generators).
+        self.endpoints: list[Endpoint] = []
         self._prefix = f"/{name}"
-        self._views = [route.views for route in routes]
-        self._map = Map(
-            [
-                Rule(route.pattern, endpoint=index, methods=list(route.views))
-                for index, route in enumerate(routes)
-            ],
-            strict_slashes=False,
-            merge_slashes=False,
-        )
+
+    def endpoint(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation_id: str,
+        summary: str,
+        access: Access,
+        status: int = 200,
+        response: type[Any] | Paged | None = None,
+        request: type[Any] | None = None,
+        errors: tuple[int, ...] = (),
+        query: tuple[Param, ...] = (),
+        if_match: bool = False,
+        idempotent: bool = False,
+        etag: bool = False,
+        location: bool = False,
+        cookie: bool = False,
+    ) -> Callable[[V], V]:
+        """Declare the view below as the endpoint ``method path`` (see ``Endpoint``).
+
+        Raises:
+            ValueError: a method the shell does not route, a path outside the function's
+                prefix, or a method and path (or operation id) declared twice.
+        """
+
+        def declare(view: V) -> V:
+            declared = Endpoint(
+                function=self.name,
+                method=method.upper(),
+                path=path,
+                operation_id=operation_id,
+                summary=summary,
+                access=access,
+                view=view,
+                status=status,
+                response=response,
+                request=request,
+                errors=errors,
+                query=query,
+                if_match=if_match,
+                idempotent=idempotent,
+                etag=etag,
+                location=location,
+                cookie=cookie,
+            )
+            self._check(declared)
+            self.endpoints.append(declared)
+            return view
+
+        return declare
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """The endpoints grouped by path, in declaration order."""
+        by_path: dict[str, dict[str, Endpoint]] = {}
+        for declared in self.endpoints:
+            by_path.setdefault(declared.path, {})[declared.method] = declared
+        return tuple(Route(path, endpoints) for path, endpoints in by_path.items())
 
     def __call__(self, request: Request) -> Response:
         """The Cloud Functions entry point."""
@@ -88,8 +145,35 @@ class Function:
         # Built on first use so that importing a handler module reads no settings.
         return _with_cors(self._serve)
 
+    @functools.cached_property
+    def _router(self) -> tuple[Map, tuple[Route, ...]]:
+        # Built on first use: every view of the module has declared itself by then.
+        routes = self.routes
+        rules = [
+            Rule(route.pattern, endpoint=index, methods=list(route.endpoints))
+            for index, route in enumerate(routes)
+        ]
+        return Map(rules, strict_slashes=False, merge_slashes=False), routes
+
     def owns(self, path: str) -> bool:
         return path == self._prefix or path.startswith(self._prefix + "/")
+
+    def _check(self, declared: Endpoint) -> None:
+        if declared.method not in HTTP_METHODS:
+            raise ValueError(
+                f"{declared.operation_id}: expected a method in {sorted(HTTP_METHODS)}, "
+                f"got {declared.method!r}"
+            )
+        if not self.owns(declared.path):
+            raise ValueError(
+                f"{declared.operation_id}: expected a path under {self._prefix}, "
+                f"got {declared.path!r}"
+            )
+        for other in self.endpoints:
+            if (other.method, other.path) == (declared.method, declared.path):
+                raise ValueError(f"{declared.method} {declared.path} is declared twice")
+            if other.operation_id == declared.operation_id:
+                raise ValueError(f"operation id {declared.operation_id!r} is declared twice")
 
     def _serve(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
@@ -113,7 +197,8 @@ class Function:
 
     def _dispatch(self, request: Request) -> Response:
         path = self._normalised(request.path)
-        adapter = self._map.bind("backend", path_info=path, url_scheme="https")
+        rules, routes = self._router
+        adapter = rules.bind("backend", path_info=path, url_scheme="https")
         try:
             index, args = adapter.match(method=request.method)
         except WerkzeugMethodNotAllowed as error:
@@ -124,8 +209,14 @@ class Function:
         except (WerkzeugNotFound, RequestRedirect):
             raise errors.NotFound("No such route.") from None
         # HEAD is served by the GET view (werkzeug adds HEAD wherever GET is allowed).
-        view = self._views[index].get(request.method) or self._views[index]["GET"]
-        response: Response = view(request, **args)
+        endpoints = routes[index].endpoints
+        declared = endpoints.get(request.method) or endpoints["GET"]
+        if not declared.access.authenticated:
+            response: Response = declared.view(request, **args)
+            return response
+        principal = _caller(request, declared.access)
+        request_log.note_uid(principal.uid)
+        response = declared.view(request, principal, **args)
         return response
 
     def _normalised(self, path: str) -> str:
@@ -134,6 +225,20 @@ class Function:
         if self.owns(path):
             return path
         return self._prefix if path == "/" else self._prefix + path
+
+
+def _caller(request: Request, access: Access) -> Principal:
+    """The verified caller; 401/403/503 before the view runs otherwise.
+
+    The credential is parsed first: a request without one costs nothing and never
+    reaches firebase-admin.
+    """
+    found = credential(
+        request,
+        allowed_origins=get_settings().cors_allowed_origins,
+        bearer_only=access.bearer_only,
+    )
+    return context.authenticator().authenticate_credential(found, privileged=access.privileged)
 
 
 def _log_request(
@@ -201,31 +306,6 @@ def _with_cors(serve: Callable[[Request], Response]) -> Callable[[Request], Resp
     return entry
 
 
-def authenticated(
-    *, privileged: bool = False
-) -> Callable[[Callable[Concatenate[Request, Principal, P], Response]], View]:
-    """Hand the view a verified ``Principal``; 401/503 before the view runs otherwise.
-
-    Args:
-        privileged: check revocation and roles against a fresh user record
-            (always true for ``/admin``; implied whenever the token carries a role).
-    """
-
-    def decorate(view: Callable[Concatenate[Request, Principal, P], Response]) -> View:
-        @functools.wraps(view)
-        def wrapper(request: Request, *args: P.args, **kwargs: P.kwargs) -> Response:
-            caller = credential(request, allowed_origins=get_settings().cors_allowed_origins)
-            principal = context.authenticator().authenticate_credential(
-                caller, privileged=privileged
-            )
-            request_log.note_uid(principal.uid)
-            return view(request, principal, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
-
-
 def framework_error(error: HTTPException) -> Response:
     """Render errors raised by Flask/functions-framework before our code runs (a path
     its own route cannot match, a body Flask refuses) as our JSON errors."""
@@ -250,7 +330,3 @@ def request_id(request: Request) -> str | None:
     """The id this request is logged under (also sent back as ``X-Request-Id``)."""
     value = request.environ.get(REQUEST_ID_KEY)
     return value if isinstance(value, str) else None
-
-
-def route(pattern: str, **views: View) -> Route:
-    return Route(pattern, {method.upper(): view for method, view in views.items()})

@@ -13,13 +13,18 @@ from handlers.bodies import (
     parse_body,
     require_uid,
 )
-from handlers.http import Function, authenticated, route
+from handlers.endpoints import SIGNED_IN
+from handlers.http import Function
+from handlers.params import CURSOR, LIMIT, OWNER_ID
 from handlers.responses import empty_response, json_response
-from handlers.schemas import MemberPut, ProjectCreate, ProjectPatch, TransferBody, project_json
+from handlers.schemas import MemberPut, ProjectCreate, ProjectPatch, TransferBody
+from handlers.wire import PROJECT_PAGE, ProjectJson, project_json
 from services import context
 from services.project_changes import MemberRole
 from services.projects import ProjectService
 from store.models import Project
+
+projects = Function("projects")
 
 
 def _service() -> ProjectService:
@@ -30,7 +35,17 @@ def _one(project: Project, status: int = 200, **headers: str) -> Response:
     return json_response(project_json(project), status, {"ETag": etag(project.version), **headers})
 
 
-@authenticated()
+@projects.endpoint(
+    "GET",
+    "/projects",
+    operation_id="list_projects",
+    summary="Projects the caller owns or shares, newest first; "
+    "`ownerId` of others: admin, auditor.",
+    access=SIGNED_IN,
+    response=PROJECT_PAGE,
+    query=(LIMIT, CURSOR, OWNER_ID),
+    errors=(400, 403),
+)
 def list_projects(request: Request, principal: Principal) -> Response:
     limit, cursor = page_params(request)
     owner_id = request.args.get("ownerId")
@@ -42,7 +57,20 @@ def list_projects(request: Request, principal: Principal) -> Response:
     )
 
 
-@authenticated()
+@projects.endpoint(
+    "POST",
+    "/projects",
+    operation_id="create_project",
+    summary="Create a project owned by the caller (verified email).",
+    access=SIGNED_IN,
+    status=201,
+    request=ProjectCreate,
+    response=ProjectJson,
+    errors=(403, 409, 422),
+    idempotent=True,
+    etag=True,
+    location=True,
+)
 def create_project(request: Request, principal: Principal) -> Response:
     body = parse_body(request, ProjectCreate)
     key = idempotency_key(request)
@@ -53,12 +81,32 @@ def create_project(request: Request, principal: Principal) -> Response:
     return _one(project, 201, Location=f"/projects/{project.id}", **extra)
 
 
-@authenticated()
+@projects.endpoint(
+    "GET",
+    "/projects/<project_id>",
+    operation_id="get_project",
+    summary="One project (owner, editors, viewers, admin, auditor).",
+    access=SIGNED_IN,
+    response=ProjectJson,
+    errors=(404,),
+    etag=True,
+)
 def get_project(request: Request, principal: Principal, project_id: str) -> Response:
     return _one(_service().get(principal, project_id))
 
 
-@authenticated()
+@projects.endpoint(
+    "PATCH",
+    "/projects/<project_id>",
+    operation_id="patch_project",
+    summary="Change name and/or description (owner, editors, admin).",
+    access=SIGNED_IN,
+    request=ProjectPatch,
+    response=ProjectJson,
+    errors=(403, 404, 409, 412),
+    if_match=True,
+    etag=True,
+)
 def patch_project(request: Request, principal: Principal, project_id: str) -> Response:
     body = parse_body(request, ProjectPatch)
     project = _service().edit(
@@ -71,13 +119,33 @@ def patch_project(request: Request, principal: Principal, project_id: str) -> Re
     return _one(project)
 
 
-@authenticated()
+@projects.endpoint(
+    "DELETE",
+    "/projects/<project_id>",
+    operation_id="delete_project",
+    summary="Delete a project (owner, admin).",
+    access=SIGNED_IN,
+    status=204,
+    errors=(403, 404, 409, 412),
+    if_match=True,
+)
 def delete_project(request: Request, principal: Principal, project_id: str) -> Response:
     _service().delete(principal, project_id, if_match=if_match_version(request))
     return empty_response(204)
 
 
-@authenticated()
+@projects.endpoint(
+    "PUT",
+    "/projects/<project_id>/members/<uid>",
+    operation_id="put_member",
+    summary="Add a member or change their role (owner, admin); at most 100 members.",
+    access=SIGNED_IN,
+    request=MemberPut,
+    response=ProjectJson,
+    errors=(403, 404, 409, 412),
+    if_match=True,
+    etag=True,
+)
 def put_member(request: Request, principal: Principal, project_id: str, uid: str) -> Response:
     require_uid(uid, "uid")
     body = parse_body(request, MemberPut)
@@ -87,7 +155,17 @@ def put_member(request: Request, principal: Principal, project_id: str, uid: str
     return _one(project)
 
 
-@authenticated()
+@projects.endpoint(
+    "DELETE",
+    "/projects/<project_id>/members/<uid>",
+    operation_id="delete_member",
+    summary="Remove a member (owner, admin, or the member themselves).",
+    access=SIGNED_IN,
+    response=ProjectJson,
+    errors=(400, 403, 404, 409, 412),
+    if_match=True,
+    etag=True,
+)
 def delete_member(request: Request, principal: Principal, project_id: str, uid: str) -> Response:
     require_uid(uid, "uid")
     project = _service().remove_member(
@@ -96,7 +174,18 @@ def delete_member(request: Request, principal: Principal, project_id: str, uid: 
     return _one(project)
 
 
-@authenticated()
+@projects.endpoint(
+    "POST",
+    "/projects/<project_id>/transfer",
+    operation_id="transfer_project",
+    summary="Transfer ownership (owner, admin); the old owner becomes an editor.",
+    access=SIGNED_IN,
+    request=TransferBody,
+    response=ProjectJson,
+    errors=(403, 404, 409, 412),
+    if_match=True,
+    etag=True,
+)
 def transfer_project(request: Request, principal: Principal, project_id: str) -> Response:
     body = parse_body(request, TransferBody)
     require_uid(body.ownerId, "ownerId")
@@ -104,19 +193,3 @@ def transfer_project(request: Request, principal: Principal, project_id: str) ->
         principal, project_id, body.ownerId, if_match=if_match_version(request)
     )
     return _one(project)
-
-
-projects = Function(
-    "projects",
-    [
-        route("/projects", get=list_projects, post=create_project),
-        route(
-            "/projects/<project_id>",
-            get=get_project,
-            patch=patch_project,
-            delete=delete_project,
-        ),
-        route("/projects/<project_id>/members/<uid>", put=put_member, delete=delete_member),
-        route("/projects/<project_id>/transfer", post=transfer_project),
-    ],
-)

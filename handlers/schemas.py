@@ -1,4 +1,4 @@
-"""Wire shapes: request bodies validated with pydantic, response bodies as TypedDicts.
+"""Request bodies, validated with pydantic (response bodies: ``handlers.wire``).
 
 The models forbid unknown fields and do not coerce types, so ``{"name": 5}`` or a
 stray ``ownerId`` is a 400 with a per-field reason, never silently accepted.
@@ -6,13 +6,13 @@ stray ``ownerId`` is a 400 with a per-field reason, never silently accepted.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, TypedDict
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from auth import Role
 from core import fields
-from store.models import Project
+from handlers.wire import RoleName
 
 #: Fields only the server sets; a client sending one gets a specific reason.
 SERVER_MANAGED_FIELDS = frozenset(
@@ -68,56 +68,8 @@ class TransferBody(Body):
     ownerId: Uid  # noqa: N815 - the wire name
 
 
-#: The wire names of ``auth.principal.Role`` (a unit test keeps the two equal).
-RoleName = Literal["admin", "auditor"]
-
-
 class RolesPut(Body):
     roles: list[RoleName] = Field(max_length=fields.MAX_ROLES)
 
     def role_set(self) -> frozenset[Role]:
         return frozenset(Role(name) for name in self.roles)
-
-
-# --- responses -------------------------------------------------------------
-
-
-class ProjectJson(TypedDict):
-    id: str
-    name: str
-    description: str
-    ownerId: str
-    editors: list[str]
-    viewers: list[str]
-    createdAt: str
-    updatedAt: str
-    version: int
-
-
-def project_json(project: Project) -> ProjectJson:
-    return {
-        "id": project.id,
-        "name": project.name,
-        "description": project.description,
-        "ownerId": project.owner_id,
-        "editors": list(project.editors),
-        "viewers": list(project.viewers),
-        "createdAt": project.created_at.isoformat(),
-        "updatedAt": project.updated_at.isoformat(),
-        "version": project.version,
-    }
-
-
-def audit_json(entry: dict[str, Any]) -> dict[str, Any]:
-    when: Any = entry.get("time")
-    return {
-        "id": entry["id"],
-        "action": entry.get("action"),
-        "actor": entry.get("actor"),
-        "target": entry.get("target"),
-        "before": entry.get("before"),
-        "after": entry.get("after"),
-        "time": when.isoformat() if hasattr(when, "isoformat") else None,
-        "outcome": entry.get("outcome"),
-        "requestId": entry.get("requestId"),
-    }

@@ -1,4 +1,5 @@
-"""``/session``: httpOnly cookie sessions for browsers, beside bearer tokens."""
+"""``/session``: browsers sign in with an httpOnly session cookie instead of bearer
+tokens (``POST``), and sign out everywhere (``DELETE``)."""
 
 from __future__ import annotations
 
@@ -6,18 +7,26 @@ from flask import Request, Response
 
 from auth import SESSION_COOKIE_NAME, Principal, credential
 from core import request_log
-from handlers.http import Function, authenticated, route
+from handlers.endpoints import SIGNED_IN, SIGNED_IN_WITH_BEARER
+from handlers.http import Function
 from handlers.responses import empty_response
 from services import context
 
+session = Function("session")
 
-def create_session(request: Request) -> Response:
-    """Exchange a fresh ID token (``Authorization: Bearer``) for a session cookie."""
-    bearer = credential(request, bearer_only=True)
-    authenticator = context.authenticator()
-    principal = authenticator.authenticate_credential(bearer)
-    request_log.note_uid(principal.uid)
-    cookie = authenticator.issue_session_cookie(bearer.value, principal)
+
+@session.endpoint(
+    "POST",
+    "/session",
+    operation_id="create_session",
+    summary="Exchange a fresh ID token (a sign-in of the last five minutes) for a session cookie.",
+    access=SIGNED_IN_WITH_BEARER,
+    status=204,
+    cookie=True,
+)
+def create_session(request: Request, principal: Principal) -> Response:
+    token = credential(request, bearer_only=True).value  # verified by the shell already
+    cookie = context.authenticator().issue_session_cookie(token, principal)
     request_log.note_decision(
         "session.create", f"users/{principal.uid}", allowed=True, rule="recent_sign_in"
     )
@@ -34,9 +43,17 @@ def create_session(request: Request) -> Response:
     return response
 
 
-@authenticated()
+@session.endpoint(
+    "DELETE",
+    "/session",
+    operation_id="end_session",
+    summary="Sign out everywhere: revoke the caller's sessions and clear the cookie.",
+    access=SIGNED_IN,
+    status=204,
+    errors=(404,),
+    cookie=True,
+)
 def end_session(request: Request, principal: Principal) -> Response:
-    """Sign out everywhere: revoke the user's sessions and clear the cookie."""
     request_log.note_decision("session.delete", f"users/{principal.uid}", allowed=True, rule="self")
     authenticator = context.authenticator()
     authenticator.sign_out_everywhere(principal.uid)
@@ -49,6 +66,3 @@ def end_session(request: Request, principal: Principal) -> Response:
         samesite="Strict",
     )
     return response
-
-
-session = Function("session", [route("/session", post=create_session, delete=end_session)])

@@ -12,7 +12,8 @@ from core.errors import InternalError, NotFound
 from core.settings import Settings
 from handlers import FUNCTIONS, local
 from handlers import http as http_module
-from handlers.http import Function, route
+from handlers.endpoints import PUBLIC, SIGNED_IN, View
+from handlers.http import Function
 from handlers.responses import SECURITY_HEADERS, json_response
 
 ALLOWED_ORIGIN = "https://app.example.com"
@@ -60,17 +61,20 @@ def _request() -> Request:
     return typing.cast(Request, request)
 
 
+def public(function: Function, method: str, path: str, view: View) -> None:
+    operation_id = f"op{len(function.endpoints)}"
+    function.endpoint(method, path, operation_id=operation_id, summary="", access=PUBLIC)(view)
+
+
 @pytest.fixture
 def things() -> Iterator[Flask]:
-    function = Function(
-        "things",
-        [
-            route("/things", get=ok_view, post=ok_view),
-            route("/things/<thing_id>", get=ok_view, delete=ok_view),
-            route("/things/boom/now", get=boom),
-            route("/things/boom/internal", get=internal),
-        ],
-    )
+    function = Function("things")
+    public(function, "GET", "/things", ok_view)
+    public(function, "POST", "/things", ok_view)
+    public(function, "GET", "/things/<thing_id>", ok_view)
+    public(function, "DELETE", "/things/<thing_id>", ok_view)
+    public(function, "GET", "/things/boom/now", boom)
+    public(function, "GET", "/things/boom/internal", internal)
     yield from fresh_app(function)
 
 
@@ -257,3 +261,44 @@ def test_functions_are_me_projects_admin() -> None:
 
 def test_not_found_is_an_api_error() -> None:
     assert NotFound().status == 404
+
+
+# --- declarations ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation_id", "error"),
+    [
+        ("GET", "/things", "other", "declared twice"),
+        ("POST", "/things", "first", "operation id 'first' is declared twice"),
+        ("OPTIONS", "/things/x", "third", "expected a method"),
+        ("GET", "/elsewhere", "fourth", "expected a path under /things"),
+    ],
+    ids=["same_method_and_path", "same_operation_id", "unrouted_method", "outside_the_prefix"],
+)
+def test_endpoints_are_checked_when_declared(
+    method: str, path: str, operation_id: str, error: str
+) -> None:
+    function = Function("things")
+    function.endpoint("GET", "/things", operation_id="first", summary="", access=PUBLIC)(ok_view)
+    with pytest.raises(ValueError, match=error):
+        function.endpoint(method, path, operation_id=operation_id, summary="", access=SIGNED_IN)(
+            ok_view
+        )
+
+
+def test_signed_in_endpoints_refuse_requests_without_credentials() -> None:
+    """The shell authenticates before the view runs (401, the view never called)."""
+    called: list[str] = []
+
+    def view(request: Request, principal: object) -> Response:
+        called.append("view")
+        return json_response({})
+
+    function = Function("things")
+    function.endpoint("GET", "/things", operation_id="op", summary="", access=SIGNED_IN)(view)
+    app = next(fresh_app(function))
+    response = app.test_client().get("/things", headers={"Cookie": "token=not-read"})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (401, "missing_token")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert called == []

@@ -503,7 +503,7 @@ class Output:
             print(text)
 
     def entry(self, entry: dict[str, Any]) -> None:
-        from handlers.schemas import audit_json
+        from handlers.wire import audit_json
 
         wire = audit_json(entry)
         text = "  ".join(
