@@ -13,6 +13,7 @@ from auth.credentials import (
     credential,
 )
 from auth.directory import UserDirectory, UserRecord
+from auth.firebase_app import firebase_app
 from auth.identity import Authenticator, SessionCookie
 from auth.policy import (
     Action,
@@ -54,6 +55,7 @@ __all__ = [
     "check_origin",
     "credential",
     "decide",
+    "firebase_app",
     "may_list_any_owner",
     "may_manage_roles",
     "may_read_audit_log",

@@ -15,14 +15,9 @@ from handlers.params import CURSOR, EMAIL, LIMIT
 from handlers.responses import json_response
 from handlers.schemas import RolesPut
 from handlers.wire import AUDIT_PAGE, RoleChangeJson, RolesJson, UserJson, audit_json
-from services import context
 from services.roles import RoleService
 
-admin = Function("admin")
-
-
-def _service() -> RoleService:
-    return context.role_service()
+admin = Function("admin", needs=lambda container: container.roles)
 
 
 def _roles_json(record: UserRecord) -> RolesJson:
@@ -39,11 +34,11 @@ def _roles_json(record: UserRecord) -> RolesJson:
     query=(EMAIL,),
     errors=(400, 403, 404),
 )
-def find_user(request: Request, principal: Principal) -> Response:
+def find_user(request: Request, principal: Principal, service: RoleService) -> Response:
     email = (request.args.get("email") or "").strip()
     if not fields.EMAIL.matches(email):
         raise ValidationFailed(details={"email": "must be an email address"})
-    record = _service().find_user(principal, email)
+    record = service.find_user(principal, email)
     body: UserJson = {**_roles_json(record), "email": record.email, "disabled": record.disabled}
     return json_response(body)
 
@@ -57,9 +52,9 @@ def find_user(request: Request, principal: Principal) -> Response:
     response=RolesJson,
     errors=(400, 403, 404),
 )
-def get_roles(request: Request, principal: Principal, uid: str) -> Response:
+def get_roles(request: Request, principal: Principal, service: RoleService, uid: str) -> Response:
     require_uid(uid, "uid")
-    return json_response(_roles_json(_service().get_roles(principal, uid)))
+    return json_response(_roles_json(service.get_roles(principal, uid)))
 
 
 @admin.endpoint(
@@ -72,10 +67,10 @@ def get_roles(request: Request, principal: Principal, uid: str) -> Response:
     response=RoleChangeJson,
     errors=(403, 404, 409),
 )
-def put_roles(request: Request, principal: Principal, uid: str) -> Response:
+def put_roles(request: Request, principal: Principal, service: RoleService, uid: str) -> Response:
     require_uid(uid, "uid")
     body = parse_body(request, RolesPut)
-    change = _service().set_roles(principal, uid, body.role_set(), request_id=request_id(request))
+    change = service.set_roles(principal, uid, body.role_set(), request_id=request_id(request))
     reply: RoleChangeJson = {
         "uid": change.uid,
         "roles": sorted(role.value for role in change.after),
@@ -94,9 +89,9 @@ def put_roles(request: Request, principal: Principal, uid: str) -> Response:
     query=(LIMIT, CURSOR),
     errors=(400, 403),
 )
-def list_audit(request: Request, principal: Principal) -> Response:
+def list_audit(request: Request, principal: Principal, service: RoleService) -> Response:
     limit, cursor = page_params(request)
-    page = _service().audit_log(principal, limit=limit, cursor=cursor)
+    page = service.audit_log(principal, limit=limit, cursor=cursor)
     return json_response(
         {"items": [audit_json(entry) for entry in page.items], "nextCursor": page.next_cursor}
     )

@@ -3,18 +3,19 @@ rendering and standard headers. Views only translate HTTP to service calls.
 
 A ``Function`` is one deployed Cloud Function; its views declare their contracts with
 ``Function.endpoint`` (``handlers.endpoints``), and the routes, the authentication of
-each request, and the generated documents all come from those declarations.
+each request, and the generated documents all come from those declarations. Bound to
+the process's ``Container`` (``Function.bind``), it is the Cloud Functions entry point;
+each view receives the part of the container its function ``needs`` (its service).
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import flask_cors
 from flask import Request, Response
@@ -26,7 +27,6 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from auth import Principal, credential
 from core import errors, request_log
 from core.logging import TRACE_HEADERS, trace_field
-from core.settings import get_settings
 from handlers.endpoints import HTTP_METHODS, Access, Endpoint, Paged, Param, View
 from handlers.responses import (
     empty_response,
@@ -34,10 +34,14 @@ from handlers.responses import (
     internal_error_response,
     with_standard_headers,
 )
-from services import context
+
+if TYPE_CHECKING:
+    from app import Container
 
 logger = logging.getLogger(__name__)
 V = TypeVar("V", bound=View)
+#: What a function's views receive from the container (``Function(needs=...)``).
+D = TypeVar("D")
 
 #: Headers a browser may send cross-origin, and those it may read back.
 CORS_REQUEST_HEADERS = ("Authorization", "Content-Type", "If-Match", "Idempotency-Key")
@@ -61,20 +65,25 @@ class Route:
     endpoints: Mapping[str, Endpoint]
 
 
-class Function:
-    """One deployed Cloud Function: a name, which is also its path prefix, and the
-    endpoints its views declare.
+class Function(Generic[D]):
+    """One deployed Cloud Function: a name, which is also its path prefix, the part of
+    the container its views need, and the endpoints its views declare.
+
+    A view is called as ``view(request, principal, needed, **path_parameters)``
+    (``view(request, needed, **path_parameters)`` for a public endpoint), where
+    ``needed`` is ``needs(container)``: the function's service, say.
 
     Deployed, Cloud Functions may strip the function name from the path
     (``/projects/abc`` arrives as ``/abc``); locally and behind a gateway it does
     not. Both forms route the same way.
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, needs: Callable[[Container], D]) -> None:
         self.name = name
+        self.needs = needs
         #: In declaration order (read by the route table and the document generators).
         self.endpoints: list[Endpoint] = []
-        self._prefix = f"/{name}"
+        self.prefix = f"/{name}"
 
     def endpoint(
         self,
@@ -136,27 +145,13 @@ class Function:
             by_path.setdefault(declared.path, {})[declared.method] = declared
         return tuple(Route(path, endpoints) for path, endpoints in by_path.items())
 
-    def __call__(self, request: Request) -> Response:
-        """The Cloud Functions entry point."""
-        return self._entry(request)
-
-    @functools.cached_property
-    def _entry(self) -> Callable[[Request], Response]:
-        # Built on first use so that importing a handler module reads no settings.
-        return _with_cors(self._serve)
-
-    @functools.cached_property
-    def _router(self) -> tuple[Map, tuple[Route, ...]]:
-        # Built on first use: every view of the module has declared itself by then.
-        routes = self.routes
-        rules = [
-            Rule(route.pattern, endpoint=index, methods=list(route.endpoints))
-            for index, route in enumerate(routes)
-        ]
-        return Map(rules, strict_slashes=False, merge_slashes=False), routes
+    def bind(self, container: Container) -> Callable[[Request], Response]:
+        """The Cloud Functions entry point of this function, serving with ``container``."""
+        served = _Served(self, container)
+        return _with_cors(served.serve, container.settings.cors_allowed_origins)
 
     def owns(self, path: str) -> bool:
-        return path == self._prefix or path.startswith(self._prefix + "/")
+        return path == self.prefix or path.startswith(self.prefix + "/")
 
     def _check(self, declared: Endpoint) -> None:
         if declared.method not in HTTP_METHODS:
@@ -166,7 +161,7 @@ class Function:
             )
         if not self.owns(declared.path):
             raise ValueError(
-                f"{declared.operation_id}: expected a path under {self._prefix}, "
+                f"{declared.operation_id}: expected a path under {self.prefix}, "
                 f"got {declared.path!r}"
             )
         for other in self.endpoints:
@@ -175,7 +170,22 @@ class Function:
             if other.operation_id == declared.operation_id:
                 raise ValueError(f"operation id {declared.operation_id!r} is declared twice")
 
-    def _serve(self, request: Request) -> Response:
+
+class _Served(Generic[D]):
+    """A function bound to a container: routing, authentication, logging."""
+
+    def __init__(self, function: Function[D], container: Container) -> None:
+        self._function = function
+        self._container = container
+        self._settings = container.settings
+        self._routes = function.routes
+        rules = [
+            Rule(route.pattern, endpoint=index, methods=list(route.endpoints))
+            for index, route in enumerate(self._routes)
+        ]
+        self._rules = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    def serve(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
         request.environ[REQUEST_ID_KEY] = request_id
         started = time.perf_counter()
@@ -191,14 +201,14 @@ class Function:
                     record.decision, record.rule = "deny", error.code
             except Exception as error:  # noqa: BLE001 - the last line of defence: a generic 500
                 response = internal_error_response(error, request_id)
-            _log_request(request, response, record, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            _log_request(request, response, record, seconds, self._settings.project_id)
         response.vary.add("Origin")
         return with_standard_headers(response, request_id)
 
     def _dispatch(self, request: Request) -> Response:
         path = self._normalised(request.path)
-        rules, routes = self._router
-        adapter = rules.bind("backend", path_info=path, url_scheme="https")
+        adapter = self._rules.bind("backend", path_info=path, url_scheme="https")
         try:
             index, args = adapter.match(method=request.method)
         except WerkzeugMethodNotAllowed as error:
@@ -209,40 +219,48 @@ class Function:
         except (WerkzeugNotFound, RequestRedirect):
             raise errors.NotFound("No such route.") from None
         # HEAD is served by the GET view (werkzeug adds HEAD wherever GET is allowed).
-        endpoints = routes[index].endpoints
+        endpoints = self._routes[index].endpoints
         declared = endpoints.get(request.method) or endpoints["GET"]
+        response: Response
         if not declared.access.authenticated:
-            response: Response = declared.view(request, **args)
+            response = declared.view(request, self._function.needs(self._container), **args)
             return response
-        principal = _caller(request, declared.access)
+        principal = self._caller(request, declared.access)
         request_log.note_uid(principal.uid)
-        response = declared.view(request, principal, **args)
+        # Built after authentication: a refused request builds nothing it would need.
+        needed = self._function.needs(self._container)
+        response = declared.view(request, principal, needed, **args)
         return response
+
+    def _caller(self, request: Request, access: Access) -> Principal:
+        """The verified caller; 401/403/503 before the view runs otherwise.
+
+        The credential is parsed first: a request without one costs nothing and never
+        reaches firebase-admin (the authenticator is built for the first that has one).
+        """
+        found = credential(
+            request,
+            allowed_origins=self._settings.cors_allowed_origins,
+            bearer_only=access.bearer_only,
+        )
+        authenticator = self._container.authenticator
+        return authenticator.authenticate_credential(found, privileged=access.privileged)
 
     def _normalised(self, path: str) -> str:
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
-        if self.owns(path):
+        if self._function.owns(path):
             return path
-        return self._prefix if path == "/" else self._prefix + path
-
-
-def _caller(request: Request, access: Access) -> Principal:
-    """The verified caller; 401/403/503 before the view runs otherwise.
-
-    The credential is parsed first: a request without one costs nothing and never
-    reaches firebase-admin.
-    """
-    found = credential(
-        request,
-        allowed_origins=get_settings().cors_allowed_origins,
-        bearer_only=access.bearer_only,
-    )
-    return context.authenticator().authenticate_credential(found, privileged=access.privileged)
+        prefix = self._function.prefix
+        return prefix if path == "/" else prefix + path
 
 
 def _log_request(
-    request: Request, response: Response, record: request_log.RequestRecord, seconds: float
+    request: Request,
+    response: Response,
+    record: request_log.RequestRecord,
+    seconds: float,
+    project_id: str,
 ) -> None:
     """The one line per request (JSON fields when deployed; readable text locally)."""
     fields = {
@@ -270,7 +288,7 @@ def _log_request(
             **fields,
             "httpRequest": http_request,
             **trace_field(
-                get_settings().project_id,
+                project_id,
                 {name: request.headers.get(name, "") for name in TRACE_HEADERS},
             ),
         },
@@ -282,28 +300,32 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
-def _with_cors(serve: Callable[[Request], Response]) -> Callable[[Request], Response]:
-    """Answer CORS for the configured origins only (flask-cors); others get no CORS headers."""
-    origins = list(get_settings().cors_allowed_origins)
-    if not origins:
-        return serve
-    decorate = flask_cors.cross_origin(
-        origins=origins,
-        methods=list(CORS_METHODS),
-        allow_headers=list(CORS_REQUEST_HEADERS),
-        expose_headers=list(CORS_EXPOSED_HEADERS),
-        max_age=600,
-        automatic_options=False,
-        # Browsers in cookie-session mode send the cookie cross-origin (allowlist only).
-        supports_credentials=True,
-    )
-    with_cors: Callable[[Request], Response] = decorate(serve)
+def _with_cors(
+    serve: Callable[[Request], Response], allowed_origins: tuple[str, ...]
+) -> Callable[[Request], Response]:
+    """``serve`` as an entry point (a plain function, as functions-framework requires)
+    that answers CORS for the configured origins only (flask-cors); others get no CORS
+    headers."""
+    with_cors: Callable[[Request], Response] | None = None
+    if allowed_origins:
+        with_cors = flask_cors.cross_origin(
+            origins=list(allowed_origins),
+            methods=list(CORS_METHODS),
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_EXPOSED_HEADERS),
+            max_age=600,
+            automatic_options=False,
+            # Browsers in cookie-session mode send the cookie cross-origin (allowlist only).
+            supports_credentials=True,
+        )(serve)
 
-    def entry(request: Request) -> Response:
+    def entry_point(request: Request) -> Response:
         # Same-origin and non-browser calls send no Origin and get no CORS headers.
-        return with_cors(request) if "Origin" in request.headers else serve(request)
+        if with_cors is not None and "Origin" in request.headers:
+            return with_cors(request)
+        return serve(request)
 
-    return entry
+    return entry_point
 
 
 def framework_error(error: HTTPException) -> Response:

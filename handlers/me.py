@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from flask import Request, Response
 
-from auth import Principal
+from auth import Authenticator, Principal
 from core import request_log
 from handlers.endpoints import SIGNED_IN
 from handlers.http import Function
 from handlers.responses import empty_response, json_response
 from handlers.wire import MeJson
-from services import context
 
-me = Function("me")
+me = Function("me", needs=lambda container: container.authenticator)
 
 
 @me.endpoint(
@@ -23,7 +22,7 @@ me = Function("me")
     access=SIGNED_IN,
     response=MeJson,
 )
-def get_me(request: Request, principal: Principal) -> Response:
+def get_me(request: Request, principal: Principal, auth: Authenticator) -> Response:
     request_log.note_decision("me.read", f"users/{principal.uid}", allowed=True, rule="self")
     body: MeJson = {
         "uid": principal.uid,
@@ -47,9 +46,9 @@ def get_me(request: Request, principal: Principal) -> Response:
     status=204,
     errors=(404,),
 )
-def sign_out_everywhere(request: Request, principal: Principal) -> Response:
+def sign_out_everywhere(request: Request, principal: Principal, auth: Authenticator) -> Response:
     request_log.note_decision(
         "sessions.revoke", f"users/{principal.uid}", allowed=True, rule="self"
     )
-    context.authenticator().sign_out_everywhere(principal.uid)
+    auth.sign_out_everywhere(principal.uid)
     return empty_response(204)

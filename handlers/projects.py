@@ -19,16 +19,11 @@ from handlers.params import CURSOR, LIMIT, OWNER_ID
 from handlers.responses import empty_response, json_response
 from handlers.schemas import MemberPut, ProjectCreate, ProjectPatch, TransferBody
 from handlers.wire import PROJECT_PAGE, ProjectJson, project_json
-from services import context
 from services.project_changes import MemberRole
 from services.projects import ProjectService
 from store.models import Project
 
-projects = Function("projects")
-
-
-def _service() -> ProjectService:
-    return context.project_service()
+projects = Function("projects", needs=lambda container: container.projects)
 
 
 def _one(project: Project, status: int = 200, **headers: str) -> Response:
@@ -46,12 +41,12 @@ def _one(project: Project, status: int = 200, **headers: str) -> Response:
     query=(LIMIT, CURSOR, OWNER_ID),
     errors=(400, 403),
 )
-def list_projects(request: Request, principal: Principal) -> Response:
+def list_projects(request: Request, principal: Principal, service: ProjectService) -> Response:
     limit, cursor = page_params(request)
     owner_id = request.args.get("ownerId")
     if owner_id is not None:
         require_uid(owner_id, "ownerId")
-    page = _service().list(principal, limit=limit, cursor=cursor, owner_id=owner_id)
+    page = service.list(principal, limit=limit, cursor=cursor, owner_id=owner_id)
     return json_response(
         {"items": [project_json(p) for p in page.items], "nextCursor": page.next_cursor}
     )
@@ -71,10 +66,10 @@ def list_projects(request: Request, principal: Principal) -> Response:
     etag=True,
     location=True,
 )
-def create_project(request: Request, principal: Principal) -> Response:
+def create_project(request: Request, principal: Principal, service: ProjectService) -> Response:
     body = parse_body(request, ProjectCreate)
     key = idempotency_key(request)
-    project, replayed = _service().create(
+    project, replayed = service.create(
         principal, name=body.name, description=body.description, idempotency_key=key
     )
     extra = {"Idempotent-Replayed": "true"} if replayed else {}
@@ -91,8 +86,10 @@ def create_project(request: Request, principal: Principal) -> Response:
     errors=(404,),
     etag=True,
 )
-def get_project(request: Request, principal: Principal, project_id: str) -> Response:
-    return _one(_service().get(principal, project_id))
+def get_project(
+    request: Request, principal: Principal, service: ProjectService, project_id: str
+) -> Response:
+    return _one(service.get(principal, project_id))
 
 
 @projects.endpoint(
@@ -107,9 +104,11 @@ def get_project(request: Request, principal: Principal, project_id: str) -> Resp
     if_match=True,
     etag=True,
 )
-def patch_project(request: Request, principal: Principal, project_id: str) -> Response:
+def patch_project(
+    request: Request, principal: Principal, service: ProjectService, project_id: str
+) -> Response:
     body = parse_body(request, ProjectPatch)
-    project = _service().edit(
+    project = service.edit(
         principal,
         project_id,
         name=body.name,
@@ -129,8 +128,10 @@ def patch_project(request: Request, principal: Principal, project_id: str) -> Re
     errors=(403, 404, 409, 412),
     if_match=True,
 )
-def delete_project(request: Request, principal: Principal, project_id: str) -> Response:
-    _service().delete(principal, project_id, if_match=if_match_version(request))
+def delete_project(
+    request: Request, principal: Principal, service: ProjectService, project_id: str
+) -> Response:
+    service.delete(principal, project_id, if_match=if_match_version(request))
     return empty_response(204)
 
 
@@ -146,10 +147,12 @@ def delete_project(request: Request, principal: Principal, project_id: str) -> R
     if_match=True,
     etag=True,
 )
-def put_member(request: Request, principal: Principal, project_id: str, uid: str) -> Response:
+def put_member(
+    request: Request, principal: Principal, service: ProjectService, project_id: str, uid: str
+) -> Response:
     require_uid(uid, "uid")
     body = parse_body(request, MemberPut)
-    project = _service().put_member(
+    project = service.put_member(
         principal, project_id, uid, MemberRole(body.role), if_match=if_match_version(request)
     )
     return _one(project)
@@ -166,11 +169,11 @@ def put_member(request: Request, principal: Principal, project_id: str, uid: str
     if_match=True,
     etag=True,
 )
-def delete_member(request: Request, principal: Principal, project_id: str, uid: str) -> Response:
+def delete_member(
+    request: Request, principal: Principal, service: ProjectService, project_id: str, uid: str
+) -> Response:
     require_uid(uid, "uid")
-    project = _service().remove_member(
-        principal, project_id, uid, if_match=if_match_version(request)
-    )
+    project = service.remove_member(principal, project_id, uid, if_match=if_match_version(request))
     return _one(project)
 
 
@@ -186,10 +189,12 @@ def delete_member(request: Request, principal: Principal, project_id: str, uid: 
     if_match=True,
     etag=True,
 )
-def transfer_project(request: Request, principal: Principal, project_id: str) -> Response:
+def transfer_project(
+    request: Request, principal: Principal, service: ProjectService, project_id: str
+) -> Response:
     body = parse_body(request, TransferBody)
     require_uid(body.ownerId, "ownerId")
-    project = _service().transfer(
+    project = service.transfer(
         principal, project_id, body.ownerId, if_match=if_match_version(request)
     )
     return _one(project)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from flask import Request, Response
 
-from auth import SESSION_COOKIE_NAME, Principal, credential
+from auth import SESSION_COOKIE_NAME, Authenticator, Principal, credential
 from core import request_log
 from handlers.endpoints import SIGNED_IN, SIGNED_IN_WITH_BEARER
 from handlers.http import Function
 from handlers.responses import empty_response
-from services import context
 
-session = Function("session")
+session = Function("session", needs=lambda container: container.authenticator)
 
 
 @session.endpoint(
@@ -24,9 +23,9 @@ session = Function("session")
     status=204,
     cookie=True,
 )
-def create_session(request: Request, principal: Principal) -> Response:
+def create_session(request: Request, principal: Principal, auth: Authenticator) -> Response:
     token = credential(request, bearer_only=True).value  # verified by the shell already
-    cookie = context.authenticator().issue_session_cookie(token, principal)
+    cookie = auth.issue_session_cookie(token, principal)
     request_log.note_decision(
         "session.create", f"users/{principal.uid}", allowed=True, rule="recent_sign_in"
     )
@@ -53,14 +52,13 @@ def create_session(request: Request, principal: Principal) -> Response:
     errors=(404,),
     cookie=True,
 )
-def end_session(request: Request, principal: Principal) -> Response:
+def end_session(request: Request, principal: Principal, auth: Authenticator) -> Response:
     request_log.note_decision("session.delete", f"users/{principal.uid}", allowed=True, rule="self")
-    authenticator = context.authenticator()
-    authenticator.sign_out_everywhere(principal.uid)
+    auth.sign_out_everywhere(principal.uid)
     response = empty_response(204)
     response.delete_cookie(
         SESSION_COOKIE_NAME,
-        path=authenticator.session_cookie_path,
+        path=auth.session_cookie_path,
         secure=True,
         httponly=True,
         samesite="Strict",

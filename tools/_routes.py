@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from handlers.http import Function, Route
 
@@ -60,12 +61,12 @@ class RouteSpec:
         return tuple(operation.method for operation in self.operations)
 
 
-def function_names(functions: Iterable[Function] | None = None) -> tuple[str, ...]:
+def function_names(functions: Iterable[Function[Any]] | None = None) -> tuple[str, ...]:
     """The names of the deployable functions (``handlers.FUNCTIONS``), in declaration order."""
     return tuple(f.name for f in _functions(functions))
 
 
-def route_specs(functions: Iterable[Function] | None = None) -> list[RouteSpec]:
+def route_specs(functions: Iterable[Function[Any]] | None = None) -> list[RouteSpec]:
     """Every route of every function, in declaration order.
 
     Raises:
@@ -95,7 +96,7 @@ def route_specs(functions: Iterable[Function] | None = None) -> list[RouteSpec]:
     return specs
 
 
-def _functions(functions: Iterable[Function] | None) -> Sequence[Function]:
+def _functions(functions: Iterable[Function[Any]] | None) -> Sequence[Function[Any]]:
     if functions is None:
         from handlers import FUNCTIONS
 

@@ -141,7 +141,7 @@ UNAUTHENTICATED_ERRORS = (500, 503)
 BODY_ERRORS = (400, 413, 415)
 
 
-def build_document(functions: Iterable[Function] | None = None) -> dict[str, Any]:
+def build_document(functions: Iterable[Function[Any]] | None = None) -> dict[str, Any]:
     """The OpenAPI document of every endpoint of ``functions`` (``handlers.FUNCTIONS``).
 
     Raises:
@@ -220,7 +220,7 @@ def render() -> str:
 # --- building ----------------------------------------------------------------------
 
 
-def _functions(functions: Iterable[Function] | None) -> Sequence[Function]:
+def _functions(functions: Iterable[Function[Any]] | None) -> Sequence[Function[Any]]:
     if functions is None:
         from handlers import FUNCTIONS
 

@@ -167,7 +167,7 @@ def view(request: Request) -> Response:
 
 
 def function_with(name: str, *paths: str, operation_id: str = "op") -> Function:
-    function = Function(name)
+    function = Function(name, needs=lambda _: None)
     for n, path in enumerate(paths):
         declare = function.endpoint(
             "GET", path, operation_id=f"{operation_id}{n or ''}", summary="A test.", access=PUBLIC

@@ -2,80 +2,54 @@
 
 from __future__ import annotations
 
-import typing
-from collections.abc import Iterator
-
 import pytest
 from flask import Flask, Request, Response
 
+from app import Container, build_container
 from core.errors import InternalError, NotFound
 from core.settings import Settings
-from handlers import FUNCTIONS, local
-from handlers import http as http_module
+from handlers import FUNCTIONS
 from handlers.endpoints import PUBLIC, SIGNED_IN, View
 from handlers.http import Function
 from handlers.responses import SECURITY_HEADERS, json_response
+from tests.entry_points import flask_app, serving
 
 ALLOWED_ORIGIN = "https://app.example.com"
+SETTINGS = Settings(project_id="demo-unit", cors_allowed_origins=(ALLOWED_ORIGIN,))
 
 
-@pytest.fixture(autouse=True)
-def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
-    configured = Settings(project_id="demo-unit", cors_allowed_origins=(ALLOWED_ORIGIN,))
-    monkeypatch.setattr(http_module, "get_settings", lambda: configured)
-    return configured
+@pytest.fixture
+def container() -> Container:
+    return build_container(SETTINGS)
 
 
-def ok_view(request: Request, **kwargs: str) -> Response:
+def ok_view(request: Request, needed: object, **kwargs: str) -> Response:
     return json_response({"ok": True, **kwargs})
 
 
-def boom(request: Request) -> Response:
+def boom(request: Request, needed: object) -> Response:
     raise RuntimeError("database password is hunter2")
 
 
-def internal(request: Request) -> Response:
+def internal(request: Request, needed: object) -> Response:
     raise InternalError("misconfigured: secret detail")
 
 
-def fresh_app(function: Function) -> Iterator[Flask]:
-    app = Flask("shell-test")
-    app.add_url_rule(
-        "/<path:path>",
-        "run",
-        lambda path: function(typing.cast(Request, _request())),
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
-    )
-    app.add_url_rule(
-        "/",
-        "root",
-        lambda: function(typing.cast(Request, _request())),
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
-    )
-    yield app
-
-
-def _request() -> Request:
-    from flask import request
-
-    return typing.cast(Request, request)
-
-
-def public(function: Function, method: str, path: str, view: View) -> None:
+def public(function: Function[None], method: str, path: str, view: View) -> None:
     operation_id = f"op{len(function.endpoints)}"
     function.endpoint(method, path, operation_id=operation_id, summary="", access=PUBLIC)(view)
 
 
 @pytest.fixture
-def things() -> Iterator[Flask]:
-    function = Function("things")
+def things(container: Container) -> Flask:
+    function = Function("things", needs=lambda _: None)
     public(function, "GET", "/things", ok_view)
     public(function, "POST", "/things", ok_view)
     public(function, "GET", "/things/<thing_id>", ok_view)
     public(function, "DELETE", "/things/<thing_id>", ok_view)
     public(function, "GET", "/things/boom/now", boom)
     public(function, "GET", "/things/boom/internal", internal)
-    yield from fresh_app(function)
+    return flask_app(function.bind(container))
 
 
 @pytest.mark.parametrize(
@@ -198,12 +172,8 @@ def test_simple_request_from_an_allowed_origin_exposes_headers(things: Flask) ->
 
 
 @pytest.fixture
-def backend() -> Flask:
-    app = Flask("backend-test")
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
-    app.add_url_rule("/<path:path>", "run", lambda path: local(_request()), methods=methods)
-    app.add_url_rule("/", "root", lambda: local(_request()), methods=methods)
-    return app
+def backend(container: Container) -> Flask:
+    return serving("local", container)
 
 
 ROUTES = {
@@ -279,7 +249,7 @@ def test_not_found_is_an_api_error() -> None:
 def test_endpoints_are_checked_when_declared(
     method: str, path: str, operation_id: str, error: str
 ) -> None:
-    function = Function("things")
+    function = Function("things", needs=lambda _: None)
     function.endpoint("GET", "/things", operation_id="first", summary="", access=PUBLIC)(ok_view)
     with pytest.raises(ValueError, match=error):
         function.endpoint(method, path, operation_id=operation_id, summary="", access=SIGNED_IN)(
@@ -287,18 +257,23 @@ def test_endpoints_are_checked_when_declared(
         )
 
 
-def test_signed_in_endpoints_refuse_requests_without_credentials() -> None:
-    """The shell authenticates before the view runs (401, the view never called)."""
+def test_signed_in_endpoints_refuse_requests_without_credentials(container: Container) -> None:
+    """The shell authenticates before the view runs (401: the view never called, and
+    nothing built that it or the authentication would need)."""
     called: list[str] = []
 
-    def view(request: Request, principal: object) -> Response:
+    def view(request: Request, principal: object, needed: object) -> Response:
         called.append("view")
         return json_response({})
 
-    function = Function("things")
+    def needs(container: Container) -> None:
+        called.append("needs")
+
+    function = Function("things", needs=needs)
     function.endpoint("GET", "/things", operation_id="op", summary="", access=SIGNED_IN)(view)
-    app = next(fresh_app(function))
+    app = flask_app(function.bind(container))
     response = app.test_client().get("/things", headers={"Cookie": "token=not-read"})
     assert (response.status_code, response.get_json()["error"]["code"]) == (401, "missing_token")
     assert response.headers["WWW-Authenticate"] == "Bearer"
     assert called == []
+    assert container.built == frozenset()

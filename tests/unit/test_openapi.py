@@ -167,7 +167,7 @@ def _view(request: Request) -> Response:
 
 
 def test_public_and_bearer_only_endpoints_are_documented_as_such() -> None:
-    things = Function("things")
+    things = Function("things", needs=lambda _: None)
     things.endpoint("GET", "/things", operation_id="list_things", summary="s", access=PUBLIC)(_view)
     things.endpoint(
         "POST", "/things", operation_id="make_thing", summary="s", access=SIGNED_IN_WITH_BEARER

@@ -16,7 +16,7 @@ from typing import Any
 from auth import Role
 from core import fields
 from core.errors import ApiError, Unavailable
-from core.settings import ConfigError
+from core.settings import ConfigError, Settings
 from tools.admin import ops
 from tools.admin.ops import Operator, RoleOutcome
 from tools.admin.users import UserInfo
@@ -95,8 +95,9 @@ def run(args: argparse.Namespace, handler: Handler) -> int:
             "(scripts/dev, or firebase emulators:start) or point the variables elsewhere",
         )
     try:
-        operator = Operator.connect()
-        print(f"admin: {_describe_target()}", file=sys.stderr)
+        settings = Settings.from_env()
+        operator = Operator.connect(settings)
+        print(f"admin: {_describe_target(settings)}", file=sys.stderr)
         return handler(operator, args, out)
     except KeyboardInterrupt:
         print(file=sys.stderr)
@@ -205,10 +206,10 @@ def cmd_lookup(op: Operator, args: argparse.Namespace, out: Output) -> int:
 
 def cmd_audit(op: Operator, args: argparse.Namespace, out: Output) -> int:
     if not args.follow:
-        for entry in reversed(list(ops.newest_entries(args.limit))):
+        for entry in reversed(list(ops.newest_entries(args.limit, op.audit_pages))):
             out.entry(entry)
         return OK
-    tail = ops.AuditTail(ops.audit_pages)
+    tail = ops.AuditTail(op.audit_pages)
     for entry in tail.start(args.limit):
         out.entry(entry)
     print(f"admin: following the audit log every {args.interval:g}s; Ctrl-C stops", file=sys.stderr)
@@ -438,10 +439,7 @@ def _configure_target(project: str | None, *, emulator: bool) -> None:
         os.environ["FIREBASE_PROJECT_ID"] = project
 
 
-def _describe_target() -> str:
-    from core.settings import get_settings
-
-    settings = get_settings()
+def _describe_target(settings: Settings) -> str:
     hosts = [
         f"{name} {host}"
         for name, host in (

@@ -14,8 +14,10 @@ from typing import Any
 
 import firebase_admin
 
+from app import Container, build_container
 from auth import Role, UserDirectory
 from core.errors import UserNotFound
+from core.settings import Settings
 from services.roles import RoleService
 from store.models import Page
 from tools.admin import users
@@ -48,19 +50,31 @@ class RoleOutcome:
 
 @dataclass(frozen=True)
 class Operator:
-    """The Admin SDK operations of the CLI, bound to one project."""
+    """The Admin SDK operations of the CLI, bound to one project: the CLI's composition
+    root (its container is built here, its parts on first use)."""
 
-    app: firebase_admin.App
-    directory: UserDirectory
-    roles: RoleService
+    container: Container
 
     @classmethod
-    def connect(cls) -> Operator:
-        """Build from the process settings (project and emulator variables already set)."""
-        from auth.firebase_app import get_app
-        from services import context
+    def connect(cls, settings: Settings) -> Operator:
+        """Build from ``settings`` (project and emulator variables already in them)."""
+        return cls(build_container(settings))
 
-        return cls(get_app(), context.directory(), context.role_service())
+    @property
+    def app(self) -> firebase_admin.App:
+        return self.container.firebase_app
+
+    @property
+    def directory(self) -> UserDirectory:
+        return self.container.directory
+
+    @property
+    def roles(self) -> RoleService:
+        return self.container.roles
+
+    def audit_pages(self, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
+        """One page of the audit log, newest first."""
+        return self.container.audit_log.list_entries(limit=limit, cursor=cursor)
 
     def find(self, who: str) -> UserInfo:
         """A user by email (if ``who`` has an ``@``) or uid.
@@ -194,14 +208,7 @@ class AuditTail:
             del self._seen[entry_id]
 
 
-def audit_pages(limit: int, cursor: str | None) -> Page[dict[str, Any]]:
-    """One page of the audit log, newest first (``store.audit``)."""
-    from services import context
-
-    return context.role_service().audit.list_entries(limit=limit, cursor=cursor)
-
-
-def newest_entries(limit: int, fetch: FetchPage = audit_pages) -> Iterator[dict[str, Any]]:
+def newest_entries(limit: int, fetch: FetchPage) -> Iterator[dict[str, Any]]:
     """The newest ``limit`` entries, newest first, paging as needed."""
     cursor: str | None = None
     remaining = limit
