@@ -13,6 +13,7 @@ from auth.credentials import (
     credential,
 )
 from auth.directory import UserDirectory, UserRecord
+from auth.directory import translated as translated_auth_errors
 from auth.firebase_app import firebase_app
 from auth.identity import Authenticator, SessionCookie
 from auth.policy import (
@@ -62,4 +63,5 @@ __all__ = [
     "member_removal_action",
     "merge_roles",
     "roles_from_claims",
+    "translated_auth_errors",
 ]
