@@ -36,6 +36,8 @@ from handlers.responses import (
 )
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from app import Container
 
 logger = logging.getLogger(__name__)
@@ -95,7 +97,7 @@ class Function(Generic[D]):
         access: Access,
         status: int = 200,
         response: type[Any] | Paged | None = None,
-        request: type[Any] | None = None,
+        request: type[BaseModel] | None = None,
         errors: tuple[int, ...] = (),
         query: tuple[Param, ...] = (),
         if_match: bool = False,
