@@ -60,7 +60,7 @@ class IdempotencyStore(Protocol):
         ...
 
 
-class FirestoreIdempotency:
+class FirestoreIdempotency(IdempotencyStore):
     """``IdempotencyStore`` on the ``idempotency`` collection."""
 
     def __init__(self, db: Firestore) -> None:

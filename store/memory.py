@@ -19,15 +19,15 @@ from datetime import datetime
 
 from core.errors import IdempotencyInProgress, IdempotencyKeyReused, NotFound
 from store import cursors
-from store.idempotency import DONE, PENDING, PENDING_LEASE, RECORD_TTL, is_expired
+from store.idempotency import DONE, PENDING, PENDING_LEASE, RECORD_TTL, IdempotencyStore, is_expired
 from store.ids import is_document_id
 from store.models import Page, Project
-from store.projects import Change
+from store.projects import Change, ProjectStore
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
 
-class MemoryProjects:
+class MemoryProjects(ProjectStore):
     """``ProjectStore`` in a dict."""
 
     def __init__(self, *projects: Project) -> None:
@@ -104,7 +104,7 @@ class _Record:
     project: Project | None = None
 
 
-class MemoryIdempotency:
+class MemoryIdempotency(IdempotencyStore):
     """``IdempotencyStore`` in a dict, creating projects in ``projects``."""
 
     def __init__(self, projects: MemoryProjects) -> None:

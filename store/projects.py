@@ -71,7 +71,7 @@ class ProjectStore(Protocol):
         ...
 
 
-class FirestoreProjects:
+class FirestoreProjects(ProjectStore):
     """``ProjectStore`` on the ``projects`` collection."""
 
     def __init__(self, db: Firestore) -> None:
