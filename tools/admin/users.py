@@ -86,4 +86,3 @@ def _info(user: Any) -> UserInfo:
 
 def _from_millis(value: int | None) -> datetime | None:
     return datetime.fromtimestamp(value / 1000, UTC) if value else None
-
