@@ -3,43 +3,52 @@
 Deploy one function per entry point (``--entry-point me|projects|admin|session``);
 run all of them locally on one port with ``--target local``.
 
-Entry points are resolved on first access (PEP 562), so a deployed function imports
-only its own handlers: ``me`` never loads pydantic, grpc or the Firestore client,
-which keeps its cold start near the floor of functions-framework + firebase-admin.
+The settings are read and checked at import (a bad environment stops the instance
+before it serves). The process's objects are built by the composition root
+(``app.build_container``) when functions-framework first asks for an entry point, and
+each of them on first use. Entry points are resolved on first access (PEP 562), so a
+deployed function imports only its own handlers: ``me`` never loads pydantic, grpc or
+the Firestore client, which keeps its cold start near the floor of
+functions-framework + firebase-admin.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import functions_framework
 from werkzeug.exceptions import HTTPException
 
+import handlers
+from app import Container, build_container
 from core.logging import configure_logging
-from core.settings import get_settings
+from core.settings import Settings
 from handlers.http import framework_error
 
+if TYPE_CHECKING:
+    from flask import Request, Response
+
 # Fail at start-up, not on the first request, when the environment is unsafe or malformed.
-get_settings()
-configure_logging()
+_SETTINGS = Settings.from_env()
+configure_logging(json_lines=_SETTINGS.log_json)
 # Errors raised by Flask before a function runs are JSON too (a no-op outside create_app).
 functions_framework.errorhandler(HTTPException)(framework_error)
 
-#: Entry point -> the module that defines it.
-_ENTRY_POINTS = {
-    "admin": "handlers.admin",
-    "local": "handlers",
-    "me": "handlers.me",
-    "projects": "handlers.projects",
-    "session": "handlers.session",
-}
+__all__ = list(handlers.ENTRY_POINTS)
 
-__all__ = list(_ENTRY_POINTS)
+_container: list[Container] = []
+_entry_points: dict[str, Callable[[Request], Response]] = {}
+_lock = threading.Lock()
 
 
-def __getattr__(name: str) -> Any:
-    module = _ENTRY_POINTS.get(name)
-    if module is None:
+def __getattr__(name: str) -> Callable[[Request], Response]:
+    if name not in handlers.ENTRY_POINTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
+    with _lock:
+        if not _container:  # this process's objects: built once, on first use
+            _container.append(build_container(_SETTINGS))
+        if name not in _entry_points:
+            _entry_points[name] = handlers.entry_point(name, _container[0])
+        return _entry_points[name]

@@ -112,8 +112,11 @@ class UserDirectory:
         with translated():
             fb_auth.set_custom_user_claims(uid, claims or None, app=self._app)
 
-    def revoke_sessions(self, uid: str) -> int:
+    def revoke_refresh_tokens(self, uid: str) -> int:
         """Revoke the user's refresh tokens; ID tokens issued before now stop verifying.
+
+        Use ``RevocationChecker.sign_out_everywhere``, which also makes this instance
+        refuse those tokens at once.
 
         Returns:
             The second at which the revocation happened (epoch seconds).

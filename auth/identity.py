@@ -1,20 +1,36 @@
-"""Authentication: from an ``Authorization`` header to a verified ``Principal``."""
+"""Authentication: from a credential (bearer token or session cookie) to a verified
+``Principal``; issuing session cookies; signing out everywhere."""
 
 from __future__ import annotations
 
 import dataclasses
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import firebase_admin
 
+from auth import keys as keys_module
 from auth import session_cookies, tokens
 from auth.bearer import bearer_token
+from auth.credentials import Credential, CredentialKind
 from auth.directory import UserDirectory
+from auth.keys import PublicKeys
 from auth.principal import Principal, principal_from_claims
-from auth.sessions import SessionChecker
+from auth.revocation import RevocationChecker
+from auth.tokens import VerifiedTokens
 from core.settings import Settings
+
+
+@dataclass(frozen=True)
+class SessionCookie:
+    """A session cookie to set: its value (never in a repr), lifetime and path."""
+
+    value: str = field(repr=False)
+    max_age_seconds: int
+    path: str
 
 
 class Authenticator:
@@ -24,6 +40,9 @@ class Authenticator:
     or when the token carries any role. Privileged requests read the user record
     fresh, so revocation, disabling and demotion apply at once; the principal's
     roles are then those both in the token and currently assigned.
+
+    It keeps Google's public keys (``keys``) and the tokens it verified with them
+    (``verified_tokens``) for as long as it lives: build one per process.
     """
 
     def __init__(
@@ -31,18 +50,47 @@ class Authenticator:
         settings: Settings,
         app: firebase_admin.App,
         directory: UserDirectory,
-        sessions: SessionChecker,
+        revocation: RevocationChecker,
         clock: Callable[[], float] = time.time,
+        *,
+        keys: PublicKeys | None = None,
+        verified_tokens: VerifiedTokens | None = None,
     ) -> None:
+        """
+        Args:
+            keys: the key store (default: a new one for ``app``, ``auth.keys.for_app``).
+            verified_tokens: the cache of tokens verified with ``keys`` (default: new).
+        """
         self._settings = settings
         self._app = app
         self._directory = directory
-        self._sessions = sessions
+        self._revocation = revocation
         self._clock = clock
+        self._keys = keys if keys is not None else keys_module.for_app(app)
+        self._verified = verified_tokens if verified_tokens is not None else VerifiedTokens()
 
     @property
-    def sessions(self) -> SessionChecker:
-        return self._sessions
+    def keys(self) -> PublicKeys:
+        return self._keys
+
+    @property
+    def verified_tokens(self) -> VerifiedTokens:
+        return self._verified
+
+    @property
+    def revocation(self) -> RevocationChecker:
+        return self._revocation
+
+    def sign_out_everywhere(self, uid: str) -> int:
+        """Revoke ``uid``'s sessions: every token issued until now is refused from now on.
+
+        Returns:
+            The second of the revocation (epoch seconds).
+
+        Raises:
+            UserNotFound, AuthUnavailable.
+        """
+        return self._revocation.sign_out_everywhere(uid)
 
     def authenticate(self, authorization: str | None, *, privileged: bool = False) -> Principal:
         """Verify the header's token and return the caller.
@@ -54,6 +102,14 @@ class Authenticator:
         """
         return self.authenticate_token(bearer_token(authorization), privileged=privileged)
 
+    def authenticate_credential(
+        self, credential: Credential, *, privileged: bool = False
+    ) -> Principal:
+        """Like ``authenticate``, for a credential taken from a request (``auth.credential``)."""
+        if credential.kind is CredentialKind.SESSION_COOKIE:
+            return self.authenticate_session_cookie(credential.value, privileged=privileged)
+        return self.authenticate_token(credential.value, privileged=privileged)
+
     def authenticate_token(self, token: str, *, privileged: bool = False) -> Principal:
         """Like ``authenticate``, for a token already taken from its header."""
         return self._principal(self.verify_token(token), privileged=privileged)
@@ -64,6 +120,8 @@ class Authenticator:
             token,
             app=self._app,
             clock_skew_seconds=self._settings.clock_skew_seconds,
+            keys=self._keys,
+            verified=self._verified,
             clock=self._clock,
         )
 
@@ -77,10 +135,28 @@ class Authenticator:
         )
         return self._principal(claims, privileged=privileged)
 
+    def issue_session_cookie(self, id_token: str, principal: Principal) -> SessionCookie:
+        """Exchange ``principal``'s verified ID token for a session cookie.
+
+        Raises:
+            RecentSignInRequired: the sign-in is older than five minutes.
+            InvalidToken, AuthUnavailable.
+        """
+        lifetime = timedelta(days=self._settings.session_cookie_days)
+        value = session_cookies.create(
+            id_token, auth_time=principal.auth_time, app=self._app, lifetime=lifetime
+        )
+        return SessionCookie(value, int(lifetime.total_seconds()), self.session_cookie_path)
+
+    @property
+    def session_cookie_path(self) -> str:
+        """The ``Path`` of the session cookie (``SESSION_COOKIE_PATH``)."""
+        return self._settings.session_cookie_path
+
     def _principal(self, claims: dict[str, Any], *, privileged: bool) -> Principal:
         principal = principal_from_claims(claims)
         fresh = privileged or bool(principal.roles)
-        record = self._sessions.check(principal.uid, principal.issued_at, fresh=fresh)
+        record = self._revocation.check(principal.uid, principal.issued_at, fresh=fresh)
         if principal.roles:
             # A role removed since the token was minted no longer counts.
             principal = dataclasses.replace(principal, roles=principal.roles & record.roles)

@@ -37,7 +37,6 @@ import logging
 import re
 import threading
 import time
-import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
@@ -285,26 +284,13 @@ def _public_key(pem: object) -> RSAPublicKey | None:
     return key if isinstance(key, RSAPublicKey) else None
 
 
-# --- one store per firebase-admin app ----------------------------------------
-
-_stores: weakref.WeakKeyDictionary[firebase_admin.App, PublicKeys] = weakref.WeakKeyDictionary()
-_stores_lock = threading.Lock()
-
-
 def for_app(app: firebase_admin.App) -> PublicKeys:
-    """The key store of ``app``, created (empty) on first use.
+    """A new, empty key store for ``app``'s tokens; whoever verifies keeps it (the
+    ``Authenticator`` does, one per process).
 
     The URL is firebase-admin's ``ID_TOKEN_CERT_URI`` and the timeout the app's
-    ``httpTimeout``, read when the store is created, as firebase-admin reads them
-    when it builds the app's auth client. A deleted app's store goes with it.
+    ``httpTimeout``, read now, as firebase-admin reads them when it builds the app's
+    auth client.
     """
-    store = _stores.get(app)
-    if store is not None:
-        return store
-    with _stores_lock:
-        store = _stores.get(app)
-        if store is None:
-            timeout = app.options.get("httpTimeout", _http_client.DEFAULT_TIMEOUT_SECONDS)
-            store = PublicKeys(_token_gen.ID_TOKEN_CERT_URI, timeout=float(timeout))
-            _stores[app] = store
-        return store
+    timeout = app.options.get("httpTimeout", _http_client.DEFAULT_TIMEOUT_SECONDS)
+    return PublicKeys(_token_gen.ID_TOKEN_CERT_URI, timeout=float(timeout))

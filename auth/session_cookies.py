@@ -30,7 +30,7 @@ from core.errors import (
 logger = logging.getLogger(__name__)
 
 #: The name Firebase Hosting forwards to functions; the only cookie this API reads.
-COOKIE_NAME = "__session"
+SESSION_COOKIE_NAME = "__session"
 #: Firebase recommends exchanging only ID tokens from a sign-in this recent.
 MAX_SIGN_IN_AGE = timedelta(minutes=5)
 INVALID_MESSAGE = "The session cookie is invalid."

@@ -16,7 +16,8 @@ re-read from an HTTP cache and re-parsed on every call:
    now - skew, ``now`` in whole seconds (google-auth's rules).
 
 A client sends the same ID token for up to an hour, so a token that passed 2-3 is
-remembered (SHA-256 of project and token, in a bounded cache per key store): presented
+remembered (SHA-256 of project and token, in a bounded ``VerifiedTokens`` cache that the
+caller keeps beside its key store; the ``Authenticator`` does): presented
 again, only its payload is decoded and step 4 runs, provided its key is still the very
 key object the store holds (``auth.keys`` keeps the object across refetches while its
 certificate is unchanged; a changed certificate, or a key Google stopped publishing,
@@ -57,7 +58,6 @@ import os
 import re
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -68,7 +68,6 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from firebase_admin import auth as fb_auth
 
-from auth import keys as keys_module
 from auth.bearer import MAX_TOKEN_LENGTH
 from auth.keys import KeyFetchError, PublicKeys
 from core.errors import AuthUnavailable, InternalError, InvalidToken, TokenExpired
@@ -111,22 +110,22 @@ def verify_id_token(
     *,
     app: firebase_admin.App,
     clock_skew_seconds: int,
+    keys: PublicKeys,
+    verified: VerifiedTokens | None = None,
     clock: Clock = time.time,
-    keys: PublicKeys | None = None,
-    remember: bool = True,
 ) -> dict[str, Any]:
     """Verify a Firebase ID token and return its claims (with ``uid`` = ``sub``).
 
-    Revocation and disabled status are not checked here (see ``auth.sessions``).
+    Revocation and disabled status are not checked here (see ``auth.revocation``).
 
     Args:
         token: the compact JWT.
         app: the firebase-admin app; its project id is the expected ``aud``.
         clock_skew_seconds: tolerated skew on ``exp``/``iat``/``auth_time`` (0-60).
         clock: the wall clock, in epoch seconds.
-        keys: the public keys to verify against (default: the app's, see ``auth.keys``).
-        remember: use and fill the cache of verified tokens (see the module docstring);
-            ``False`` verifies the signature every time.
+        keys: the public keys to verify against (``auth.keys.for_app(app)``, kept).
+        verified: the cache of tokens verified with ``keys`` (see the module docstring);
+            ``None`` verifies the signature every time.
 
     Raises:
         InvalidToken: forged, malformed, wrong project, custom token, etc.
@@ -141,7 +140,6 @@ def verify_id_token(
         )
     project_id = expected_project_id(app, clock_skew_seconds)
     now = clock()
-    keys = keys if keys is not None else keys_module.for_app(app)
     try:
         claims = _verify_signed(
             token,
@@ -149,7 +147,7 @@ def verify_id_token(
             keys=keys,
             skew=clock_skew_seconds,
             now=int(now),
-            verified=verified_tokens(keys) if remember else None,
+            verified=verified,
         )
     except _Rejected as rejected:
         logger.info("rejected ID token: %s", _redacted(rejected.reason, token))
@@ -339,9 +337,10 @@ def _decode_payload(token: str) -> dict[str, Any]:
 
 class VerifiedTokens:
     """SHA-256 of tokens whose signature and static claims passed, with their kid and
-    key. Bounded; the oldest entry goes first (tokens live an hour, so the oldest is the
-    least useful). Reads take no lock (a dict lookup is atomic in CPython), so the
-    instance's threads do not queue on it; writes do. Only successes are remembered."""
+    key: one per key store. Bounded; the oldest entry goes first (tokens live an hour, so
+    the oldest is the least useful). Reads take no lock (a dict lookup is atomic in
+    CPython), so the instance's threads do not queue on it; writes do. Only successes
+    are remembered."""
 
     def __init__(self, max_entries: int = VERIFIED_TOKENS_CACHE_SIZE) -> None:
         self._entries: dict[bytes, tuple[str, RSAPublicKey]] = {}
@@ -365,19 +364,6 @@ class VerifiedTokens:
 
     def __len__(self) -> int:
         return len(self._entries)
-
-
-_verified: weakref.WeakKeyDictionary[PublicKeys, VerifiedTokens] = weakref.WeakKeyDictionary()
-_verified_lock = threading.Lock()
-
-
-def verified_tokens(keys: PublicKeys) -> VerifiedTokens:
-    """The cache of tokens verified with ``keys`` (one per key store, so per app)."""
-    cache = _verified.get(keys)
-    if cache is None:
-        with _verified_lock:
-            cache = _verified.setdefault(keys, VerifiedTokens())
-    return cache
 
 
 def _decode(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:

@@ -1,7 +1,7 @@
 """The benchmark server: a functions-framework source whose target ``bench`` serves,
 in one process and on the same gunicorn settings,
 
-- ``/hello``: an unauthenticated JSON endpoint through the backend's HTTP shell
+- ``/hello``: a public JSON endpoint through the backend's HTTP shell
   (``handlers.http.Function``: routing, headers, request log), the baseline;
 - ``/me``, ``/projects/...``, ``/admin/...``: the backend itself (``main.local``);
 - ``/naive/me``: the usual pattern, ``firebase_admin.auth.verify_id_token`` on every
@@ -36,11 +36,15 @@ _token_gen.ID_TOKEN_CERT_URI = os.environ["BENCH_CERT_URL"]
 from firebase_admin import auth as fb_auth  # noqa: E402
 from flask import Request, Response  # noqa: E402
 
-import main  # noqa: E402, F401 - the backend: settings checked and logging configured as deployed
-from auth.firebase_app import get_app  # noqa: E402
-from handlers import local  # noqa: E402
-from handlers.http import Function, route  # noqa: E402
+import main  # noqa: E402 - the backend: settings checked and logging configured as deployed
+from app import build_container  # noqa: E402
+from auth import firebase_app  # noqa: E402
+from core.settings import Settings  # noqa: E402
+from handlers.endpoints import PUBLIC  # noqa: E402
+from handlers.http import Function  # noqa: E402
 from handlers.responses import json_response  # noqa: E402
+
+_SETTINGS = Settings.from_env()
 
 
 def _hybrid_user_backend() -> None:
@@ -49,7 +53,9 @@ def _hybrid_user_backend() -> None:
         return
     os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = backend
     try:
-        client = fb_auth._get_client(get_app())  # builds it with the emulator's URLs
+        # The backend's firebase-admin app (the default one); builds its client with the
+        # emulator's URLs.
+        client = fb_auth._get_client(firebase_app(_SETTINGS))
     finally:
         del os.environ["FIREBASE_AUTH_EMULATOR_HOST"]
     assert client._token_verifier.id_token_verifier.cert_url == _token_gen.ID_TOKEN_CERT_URI
@@ -133,16 +139,18 @@ if os.environ.get("BENCH_INSTRUMENT") == "1":
 # --- endpoints -----------------------------------------------------------------------
 
 
-def _hello(request: Request) -> Response:
+def _hello(request: Request, needed: None) -> Response:
     return json_response({"hello": "world"})
 
 
-def _naive_me(request: Request) -> Response:
+def _naive_me(request: Request, needed: None) -> Response:
     """What most tutorials write: verify_id_token on every request, then answer."""
     token = request.headers.get("Authorization", "").partition(" ")[2]
     try:
         claims = fb_auth.verify_id_token(
-            token, app=get_app(), check_revoked=request.args.get("check_revoked") == "1"
+            token,
+            app=firebase_app(_SETTINGS),
+            check_revoked=request.args.get("check_revoked") == "1",
         )
     except (fb_auth.InvalidIdTokenError, fb_auth.UserDisabledError):
         return json_response({"error": {"code": "invalid_token"}}, 401)
@@ -163,8 +171,17 @@ def _naive_me(request: Request) -> Response:
     )
 
 
-_hello_function = Function("hello", [route("/hello", get=_hello)])
-_naive_function = Function("naive", [route("/naive/me", get=_naive_me)])
+_hello_function = Function("hello", needs=lambda _: None)
+_hello_function.endpoint(
+    "GET", "/hello", operation_id="hello", summary="The shell alone.", access=PUBLIC
+)(_hello)
+_naive_function = Function("naive", needs=lambda _: None)
+_naive_function.endpoint(
+    "GET", "/naive/me", operation_id="naive_me", summary="verify_id_token per call", access=PUBLIC
+)(_naive_me)
+# The bench's own functions use no part of a container but its settings.
+_shell = build_container(_SETTINGS)
+_serve_hello, _serve_naive = _hello_function.bind(_shell), _naive_function.bind(_shell)
 
 
 def _stats_response() -> Response:
@@ -186,11 +203,11 @@ def bench(request: Request) -> Response:
         return _stats_response()
     started = time.perf_counter()
     if path.startswith("/hello"):
-        response = _hello_function(request)
+        response = _serve_hello(request)
     elif path.startswith("/naive/"):
-        response = _naive_function(request)
+        response = _serve_naive(request)
     else:
-        response = local(request)
+        response = main.local(request)
     elapsed = time.perf_counter() - started
     with _lock:
         _stats["requests"] += 1

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.fields import Description, DocumentId, Name, TaskNotes, TaskTitle, Uid
+from core.field_types import Description, DocumentId, Name, TaskNotes, TaskTitle, Uid
 
 
 class Document(BaseModel):

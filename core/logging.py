@@ -11,8 +11,6 @@ from collections.abc import Mapping
 
 from pythonjsonlogger.json import JsonFormatter
 
-from core.settings import get_settings
-
 #: The field Cloud Logging reads to join a log line to its trace.
 TRACE_FIELD = "logging.googleapis.com/trace"
 #: The request headers that may carry a trace id.
@@ -22,14 +20,18 @@ _CLOUD_TRACE = re.compile(r"^([0-9a-fA-F]{32})(?:/\d+)?(?:;o=[01])?$")
 _TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$")
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Install one stdout handler on the root logger (idempotent)."""
+def configure_logging(*, json_lines: bool, level: int = logging.INFO) -> None:
+    """Install one stdout handler on the root logger (idempotent).
+
+    Args:
+        json_lines: Cloud Logging JSON lines (``Settings.log_json``), else readable text.
+    """
     root = logging.getLogger()
     if any(getattr(h, "_backend_handler", False) for h in root.handlers):
         return
     handler = logging.StreamHandler(sys.stdout)
     handler._backend_handler = True  # type: ignore[attr-defined]
-    handler.setFormatter(json_formatter() if get_settings().log_json else text_formatter())
+    handler.setFormatter(json_formatter() if json_lines else text_formatter())
     root.addHandler(handler)
     root.setLevel(level)
 

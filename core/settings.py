@@ -1,4 +1,5 @@
-"""Configuration, read once from the environment at start-up.
+"""Configuration, read once from the environment at start-up (``Settings.from_env``,
+called by each entry point: ``main.py``, the tools) and passed down from there.
 
 Bad values fail at import time (the instance refuses to start) rather than on
 the first request. Every knob is documented in README.md ("Settings").
@@ -10,7 +11,6 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from typing import Literal, get_args
 from urllib.parse import urlsplit
 
@@ -277,9 +277,3 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if value in {"0", "false", "no", "off"}:
         return False
     raise ConfigError(f"{name}: expected true or false, got {raw!r}")
-
-
-@cache
-def get_settings() -> Settings:
-    """The process-wide settings, parsed on first use."""
-    return Settings.from_env()

@@ -1,52 +1,75 @@
 """HTTP adapters: one ``Function`` per deployed Cloud Function, plus a local router.
 
-The function modules are imported on first access (PEP 562), so that importing
-``handlers.me`` (the ``me`` function) does not import the other functions' handlers
-and what they need (pydantic, grpc, Firestore).
+The function modules are imported on first access (PEP 562), so that the ``me``
+function does not import the other functions' handlers and what they need
+(pydantic, grpc, Firestore).
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flask import Request, Response
 
+    from app import Container
     from handlers.http import Function
 
-#: The deployable functions, in declaration order, and their modules.
-_FUNCTION_MODULES = {
+#: The deployable functions, in declaration order, and the modules that declare them.
+FUNCTION_MODULES = {
     "me": "handlers.me",
     "projects": "handlers.projects",
     "admin": "handlers.admin",
     "session": "handlers.session",
 }
+#: What ``main.py`` offers: each function, and ``local``, all of them on one port.
+ENTRY_POINTS = (*FUNCTION_MODULES, "local")
 
-__all__ = ["FUNCTIONS", "admin", "local", "me", "projects", "session"]
+__all__ = ["ENTRY_POINTS", "FUNCTIONS", "FUNCTION_MODULES", "entry_point", "function"]
 
 
-def _functions() -> tuple[Function, ...]:
-    return tuple(
-        getattr(importlib.import_module(module), name) for name, module in _FUNCTION_MODULES.items()
-    )
+def function(name: str) -> Function[Any]:
+    """The declared function ``name`` (its module is imported now)."""
+    declared: Function[Any] = getattr(importlib.import_module(FUNCTION_MODULES[name]), name)
+    return declared
+
+
+def entry_point(name: str, container: Container) -> Callable[[Request], Response]:
+    """The Cloud Functions entry point ``name`` of ``ENTRY_POINTS``, serving with
+    ``container``.
+
+    Raises:
+        KeyError: no such entry point.
+    """
+    if name == "local":
+        return _local(container)
+    return function(name).bind(container)
+
+
+def _local(container: Container) -> Callable[[Request], Response]:
+    """Serve every function on one port, by path prefix, as the deployment does by URL."""
+    from handlers.http import Function
+
+    functions = [(declared, declared.bind(container)) for declared in _functions()]
+    nowhere = Function("", needs=lambda _: None).bind(container)
+
+    def local(request: Request) -> Response:
+        path = request.path.rstrip("/") or "/"
+        for declared, serve in functions:
+            if declared.owns(path):
+                return serve(request)
+        return nowhere(request)
+
+    return local
+
+
+def _functions() -> tuple[Function[Any], ...]:
+    return tuple(function(name) for name in FUNCTION_MODULES)
 
 
 def __getattr__(name: str) -> Any:
     if name == "FUNCTIONS":
         return _functions()
-    module = _FUNCTION_MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(module), name)
-
-
-def local(request: Request) -> Response:
-    """Serve every function on one port, by path prefix, as the deployment does by URL."""
-    from handlers.http import Function
-
-    path = request.path.rstrip("/") or "/"
-    for function in _functions():
-        if function.owns(path):
-            return function(request)
-    return Function("", [])(request)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

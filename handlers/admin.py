@@ -5,74 +5,93 @@ from __future__ import annotations
 
 from flask import Request, Response
 
-from auth.directory import UserRecord
-from auth.principal import Principal
+from auth import Principal, UserRecord
+from core import fields
 from core.errors import ValidationFailed
 from handlers.bodies import page_params, parse_body, require_uid
-from handlers.http import Function, authenticated, request_id, route
+from handlers.endpoints import PRIVILEGED
+from handlers.http import Function, request_id
+from handlers.params import CURSOR, EMAIL, LIMIT
 from handlers.responses import json_response
-from handlers.schemas import RolesPut, audit_json
-from services import context
+from handlers.schemas import RolesPut
+from handlers.wire import AUDIT_PAGE, RoleChangeJson, RolesJson, UserJson, audit_json
 from services.roles import RoleService
 
-#: RFC 5321 caps an address at 254 characters.
-MAX_EMAIL_LENGTH = 254
+admin = Function("admin", needs=lambda container: container.roles)
 
 
-def _service() -> RoleService:
-    return RoleService(context.directory(), context.authenticator().sessions)
-
-
-def _roles_json(record: UserRecord) -> dict[str, object]:
+def _roles_json(record: UserRecord) -> RolesJson:
     return {"uid": record.uid, "roles": sorted(role.value for role in record.roles)}
 
 
-@authenticated(privileged=True)
-def find_user(request: Request, principal: Principal) -> Response:
+@admin.endpoint(
+    "GET",
+    "/admin/users",
+    operation_id="find_user",
+    summary="Find a user by email (admin).",
+    access=PRIVILEGED,
+    response=UserJson,
+    query=(EMAIL,),
+    errors=(400, 403, 404),
+)
+def find_user(request: Request, principal: Principal, service: RoleService) -> Response:
     email = (request.args.get("email") or "").strip()
-    local, _, domain = email.partition("@")
-    # Exactly one "@" with text on both sides, as firebase-admin requires (else a 500).
-    if len(email) > MAX_EMAIL_LENGTH or not local or not domain or "@" in domain:
+    if not fields.EMAIL.matches(email):
         raise ValidationFailed(details={"email": "must be an email address"})
-    record = _service().find_user(principal, email)
-    body = {**_roles_json(record), "email": record.email, "disabled": record.disabled}
+    record = service.find_user(principal, email)
+    body: UserJson = {**_roles_json(record), "email": record.email, "disabled": record.disabled}
     return json_response(body)
 
 
-@authenticated(privileged=True)
-def get_roles(request: Request, principal: Principal, uid: str) -> Response:
+@admin.endpoint(
+    "GET",
+    "/admin/users/<uid>/roles",
+    operation_id="get_roles",
+    summary="A user's roles (admin).",
+    access=PRIVILEGED,
+    response=RolesJson,
+    errors=(400, 403, 404),
+)
+def get_roles(request: Request, principal: Principal, service: RoleService, uid: str) -> Response:
     require_uid(uid, "uid")
-    return json_response(_roles_json(_service().get_roles(principal, uid)))
+    return json_response(_roles_json(service.get_roles(principal, uid)))
 
 
-@authenticated(privileged=True)
-def put_roles(request: Request, principal: Principal, uid: str) -> Response:
+@admin.endpoint(
+    "PUT",
+    "/admin/users/<uid>/roles",
+    operation_id="put_roles",
+    summary="Replace a user's roles, keeping their other claims (admin); audited.",
+    access=PRIVILEGED,
+    request=RolesPut,
+    response=RoleChangeJson,
+    errors=(403, 404, 409),
+)
+def put_roles(request: Request, principal: Principal, service: RoleService, uid: str) -> Response:
     require_uid(uid, "uid")
     body = parse_body(request, RolesPut)
-    change = _service().set_roles(principal, uid, body.role_set(), request_id=request_id(request))
-    return json_response(
-        {
-            "uid": change.uid,
-            "roles": sorted(role.value for role in change.after),
-            "sessionsRevoked": change.sessions_revoked,
-        }
-    )
+    change = service.set_roles(principal, uid, body.role_set(), request_id=request_id(request))
+    reply: RoleChangeJson = {
+        "uid": change.uid,
+        "roles": sorted(role.value for role in change.after),
+        "sessionsRevoked": change.sessions_revoked,
+    }
+    return json_response(reply)
 
 
-@authenticated(privileged=True)
-def list_audit(request: Request, principal: Principal) -> Response:
+@admin.endpoint(
+    "GET",
+    "/admin/audit",
+    operation_id="list_audit",
+    summary="The audit log, newest first (admin, auditor).",
+    access=PRIVILEGED,
+    response=AUDIT_PAGE,
+    query=(LIMIT, CURSOR),
+    errors=(400, 403),
+)
+def list_audit(request: Request, principal: Principal, service: RoleService) -> Response:
     limit, cursor = page_params(request)
-    page = _service().audit_log(principal, limit=limit, cursor=cursor)
+    page = service.audit_log(principal, limit=limit, cursor=cursor)
     return json_response(
         {"items": [audit_json(entry) for entry in page.items], "nextCursor": page.next_cursor}
     )
-
-
-admin = Function(
-    "admin",
-    [
-        route("/admin/users", get=find_user),
-        route("/admin/users/<uid>/roles", get=get_roles, put=put_roles),
-        route("/admin/audit", get=list_audit),
-    ],
-)

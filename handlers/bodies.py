@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from flask import Request
 from pydantic import BaseModel, ValidationError
 
+from core import fields
 from core.errors import (
     InvalidJson,
     PayloadTooLarge,
@@ -27,9 +28,6 @@ MAX_JSON_DEPTH = 8
 #: At most this many per-field reasons are returned (a hostile body can have thousands).
 MAX_DETAILS = 20
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-MAX_IDEMPOTENCY_KEY = 255
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 
 
 def parse_body(request: Request, model: type[M]) -> M:
@@ -177,17 +175,21 @@ def _field_errors(error: ValidationError) -> dict[str, str]:
 
 
 def page_params(request: Request) -> tuple[int, str | None]:
-    """``limit`` (default 20, 1..100) and an optional ``cursor``.
+    """``limit`` (``core.fields.LIMIT``: default 20, 1..100) and an optional ``cursor``.
 
     Raises:
         ValidationFailed: ``limit`` is not an integer in range.
     """
+    rule = fields.LIMIT
     raw_limit = request.args.get("limit")
-    limit = DEFAULT_PAGE_SIZE
+    limit = fields.DEFAULT_PAGE_SIZE
     if raw_limit is not None:
-        if not _is_decimal(raw_limit, 3) or not 1 <= int(raw_limit) <= MAX_PAGE_SIZE:
+        if (
+            not _is_decimal(raw_limit, rule.max_digits)
+            or not rule.minimum <= int(raw_limit) <= rule.maximum
+        ):
             raise ValidationFailed(
-                details={"limit": f"must be an integer from 1 to {MAX_PAGE_SIZE}"}
+                details={"limit": f"must be an integer from {rule.minimum} to {rule.maximum}"}
             )
         limit = int(raw_limit)
     cursor = request.args.get("cursor") or None
@@ -220,20 +222,20 @@ def _is_decimal(text: str, max_digits: int) -> bool:
 
 
 def require_uid(uid: str, field: str) -> str:
-    """Firebase uids are 1-128 characters; control and space characters are refused too.
+    """A uid as ``core.fields.is_uid`` defines one (1-128 printable characters, no spaces).
 
     Raises:
         ValidationFailed: naming ``field``.
     """
-    # U+FFFD stands for bytes that were not UTF-8: not what the client meant.
-    printable = uid.isprintable() and "\ufffd" not in uid
-    if not (0 < len(uid) <= 128 and printable and not any(c.isspace() for c in uid)):
-        raise ValidationFailed(details={field: "must be a uid of 1 to 128 printable characters"})
+    if not fields.is_uid(uid):
+        raise ValidationFailed(
+            details={field: f"must be a uid of 1 to {fields.MAX_UID_LENGTH} printable characters"}
+        )
     return uid
 
 
 def idempotency_key(request: Request) -> str | None:
-    """The ``Idempotency-Key`` header: 1-255 visible ASCII characters, if sent.
+    """The ``Idempotency-Key`` header (``core.fields.IDEMPOTENCY_KEY``), if sent.
 
     Raises:
         ValidationFailed: a key outside that alphabet or length.
@@ -242,15 +244,11 @@ def idempotency_key(request: Request) -> str | None:
     if not values:
         return None
     key = values[0]
-    if len(values) > 1 or not 0 < len(key) <= MAX_IDEMPOTENCY_KEY or not _visible_ascii(key):
+    if len(values) > 1 or not fields.IDEMPOTENCY_KEY.matches(key):
         raise ValidationFailed(
             details={"Idempotency-Key": "must be one header of 1-255 visible ASCII characters"}
         )
     return key
-
-
-def _visible_ascii(text: str) -> bool:
-    return all("!" <= char <= "~" for char in text)
 
 
 def etag(version: int) -> str:

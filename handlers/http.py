@@ -1,16 +1,22 @@
-"""The HTTP shell around every function: routing, authentication, CORS,
-error rendering and standard headers. Views only translate HTTP to service calls."""
+"""The HTTP shell around every function: routing, authentication, CORS, error
+rendering and standard headers. Views only translate HTTP to service calls.
+
+A ``Function`` is one deployed Cloud Function; its views declare their contracts with
+``Function.endpoint`` (``handlers.endpoints``), and the routes, the authentication of
+each request, and the generated documents all come from those declarations. Bound to
+the process's ``Container`` (``Function.bind``), it is the Cloud Functions entry point;
+each view receives the part of the container its function ``needs`` (its service).
+"""
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Concatenate, ParamSpec
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import flask_cors
 from flask import Request, Response
@@ -19,23 +25,26 @@ from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 
-from auth import session_cookies
-from auth.bearer import bearer_token
-from auth.principal import Principal
-from core import errors, origins, request_log
+from auth import Principal, credential
+from core import errors, request_log
 from core.logging import TRACE_HEADERS, trace_field
-from core.settings import get_settings
+from handlers.endpoints import HTTP_METHODS, Access, Endpoint, Paged, Param, View
 from handlers.responses import (
     empty_response,
     error_response,
     internal_error_response,
     with_standard_headers,
 )
-from services import context
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from app import Container
 
 logger = logging.getLogger(__name__)
-P = ParamSpec("P")
-View = Callable[..., Response]
+V = TypeVar("V", bound=View)
+#: What a function's views receive from the container (``Function(needs=...)``).
+D = TypeVar("D")
 
 #: The Firebase App Check token's header (the name the Firebase client SDKs send).
 APP_CHECK_HEADER = "X-Firebase-AppCheck"
@@ -70,48 +79,133 @@ REQUEST_ID_KEY = "backend.request_id"
 
 @dataclass(frozen=True)
 class Route:
-    """A path pattern (werkzeug syntax) and the view for each method it accepts."""
+    """A path pattern (werkzeug syntax) and the endpoint of each method it accepts."""
 
     pattern: str
-    views: Mapping[str, View]
+    endpoints: Mapping[str, Endpoint]
 
 
-class Function:
-    """One deployed Cloud Function: a name, which is also its path prefix, and its routes.
+class Function(Generic[D]):
+    """One deployed Cloud Function: a name, which is also its path prefix, the part of
+    the container its views need, and the endpoints its views declare.
+
+    A view is called as ``view(request, principal, needed, **path_parameters)``
+    (``view(request, needed, **path_parameters)`` for a public endpoint), where
+    ``needed`` is ``needs(container)``: the function's service, say.
 
     Deployed, Cloud Functions may strip the function name from the path
     (``/projects/abc`` arrives as ``/abc``); locally and behind a gateway it does
     not. Both forms route the same way.
     """
 
-    def __init__(self, name: str, routes: Sequence[Route]) -> None:
+    def __init__(self, name: str, needs: Callable[[Container], D]) -> None:
         self.name = name
-        #: The routes, in declaration order (read by the OpenAPI and gateway generators).
-        self.routes: tuple[Route, ...] = tuple(routes)
-        self._prefix = f"/{name}"
-        self._views = [route.views for route in routes]
-        self._map = Map(
-            [
-                Rule(route.pattern, endpoint=index, methods=list(route.views))
-                for index, route in enumerate(routes)
-            ],
-            strict_slashes=False,
-            merge_slashes=False,
-        )
+        self.needs = needs
+        #: In declaration order (read by the route table and the document generators).
+        self.endpoints: list[Endpoint] = []
+        self.prefix = f"/{name}"
 
-    def __call__(self, request: Request) -> Response:
-        """The Cloud Functions entry point."""
-        return self._entry(request)
+    def endpoint(
+        self,
+        method: str,
+        path: str,
+        *,
+        operation_id: str,
+        summary: str,
+        access: Access,
+        status: int = 200,
+        response: type[Any] | Paged | None = None,
+        request: type[BaseModel] | None = None,
+        errors: tuple[int, ...] = (),
+        query: tuple[Param, ...] = (),
+        if_match: bool = False,
+        idempotent: bool = False,
+        etag: bool = False,
+        location: bool = False,
+        cookie: bool = False,
+    ) -> Callable[[V], V]:
+        """Declare the view below as the endpoint ``method path`` (see ``Endpoint``).
 
-    @functools.cached_property
-    def _entry(self) -> Callable[[Request], Response]:
-        # Built on first use so that importing a handler module reads no settings.
-        return _with_cors(self._serve)
+        Raises:
+            ValueError: a method the shell does not route, a path outside the function's
+                prefix, or a method and path (or operation id) declared twice.
+        """
+
+        def declare(view: V) -> V:
+            declared = Endpoint(
+                function=self.name,
+                method=method.upper(),
+                path=path,
+                operation_id=operation_id,
+                summary=summary,
+                access=access,
+                view=view,
+                status=status,
+                response=response,
+                request=request,
+                errors=errors,
+                query=query,
+                if_match=if_match,
+                idempotent=idempotent,
+                etag=etag,
+                location=location,
+                cookie=cookie,
+            )
+            self._check(declared)
+            self.endpoints.append(declared)
+            return view
+
+        return declare
+
+    @property
+    def routes(self) -> tuple[Route, ...]:
+        """The endpoints grouped by path, in declaration order."""
+        by_path: dict[str, dict[str, Endpoint]] = {}
+        for declared in self.endpoints:
+            by_path.setdefault(declared.path, {})[declared.method] = declared
+        return tuple(Route(path, endpoints) for path, endpoints in by_path.items())
+
+    def bind(self, container: Container) -> Callable[[Request], Response]:
+        """The Cloud Functions entry point of this function, serving with ``container``."""
+        served = _Served(self, container)
+        return _with_cors(served.serve, container.settings.cors_allowed_origins)
 
     def owns(self, path: str) -> bool:
-        return path == self._prefix or path.startswith(self._prefix + "/")
+        return path == self.prefix or path.startswith(self.prefix + "/")
 
-    def _serve(self, request: Request) -> Response:
+    def _check(self, declared: Endpoint) -> None:
+        if declared.method not in HTTP_METHODS:
+            raise ValueError(
+                f"{declared.operation_id}: expected a method in {sorted(HTTP_METHODS)}, "
+                f"got {declared.method!r}"
+            )
+        if not self.owns(declared.path):
+            raise ValueError(
+                f"{declared.operation_id}: expected a path under {self.prefix}, "
+                f"got {declared.path!r}"
+            )
+        for other in self.endpoints:
+            if (other.method, other.path) == (declared.method, declared.path):
+                raise ValueError(f"{declared.method} {declared.path} is declared twice")
+            if other.operation_id == declared.operation_id:
+                raise ValueError(f"operation id {declared.operation_id!r} is declared twice")
+
+
+class _Served(Generic[D]):
+    """A function bound to a container: routing, authentication, logging."""
+
+    def __init__(self, function: Function[D], container: Container) -> None:
+        self._function = function
+        self._container = container
+        self._settings = container.settings
+        self._routes = function.routes
+        rules = [
+            Rule(route.pattern, endpoint=index, methods=list(route.endpoints))
+            for index, route in enumerate(self._routes)
+        ]
+        self._rules = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    def serve(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex
         request.environ[REQUEST_ID_KEY] = request_id
         started = time.perf_counter()
@@ -127,13 +221,14 @@ class Function:
                     record.decision, record.rule = "deny", error.code
             except Exception as error:  # noqa: BLE001 - the last line of defence: a generic 500
                 response = internal_error_response(error, request_id)
-            _log_request(request, response, record, time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            _log_request(request, response, record, seconds, self._settings.project_id)
         response.vary.add("Origin")
         return with_standard_headers(response, request_id)
 
     def _dispatch(self, request: Request) -> Response:
         path = self._normalised(request.path)
-        adapter = self._map.bind("backend", path_info=path, url_scheme="https")
+        adapter = self._rules.bind("backend", path_info=path, url_scheme="https")
         try:
             index, args = adapter.match(method=request.method)
         except WerkzeugMethodNotAllowed as error:
@@ -144,26 +239,55 @@ class Function:
         except (WerkzeugNotFound, RequestRedirect):
             raise errors.NotFound("No such route.") from None
         # HEAD is served by the GET view (werkzeug adds HEAD wherever GET is allowed).
-        view = self._views[index].get(request.method) or self._views[index]["GET"]
+        endpoints = self._routes[index].endpoints
+        declared = endpoints.get(request.method) or endpoints["GET"]
         # App Check before authentication (preflights were answered above, unchecked).
-        if get_settings().app_check != "off":
-            context.app_check().check(
+        if self._settings.app_check != "off":
+            self._container.app_check.check(
                 request.headers.getlist(APP_CHECK_HEADER),
-                consume=(request.method, self.routes[index].pattern) in APP_CHECK_SINGLE_USE,
+                consume=(declared.method, declared.path) in APP_CHECK_SINGLE_USE,
             )
-        response: Response = view(request, **args)
+        response: Response
+        if not declared.access.authenticated:
+            response = declared.view(request, self._function.needs(self._container), **args)
+            return response
+        principal = self._caller(request, declared.access)
+        request_log.note_uid(principal.uid)
+        # Built after authentication: a refused request builds nothing it would need.
+        needed = self._function.needs(self._container)
+        response = declared.view(request, principal, needed, **args)
         return response
+
+    def _caller(self, request: Request, access: Access) -> Principal:
+        """The verified caller; 401/403/503 before the view runs otherwise.
+
+        The credential is parsed first: a request without one costs nothing and never
+        reaches firebase-admin (the authenticator is built for the first that has one).
+        """
+        found = credential(
+            request,
+            allowed_origins=self._settings.cors_allowed_origins,
+            deployed=self._settings.deployed,
+            bearer_only=access.bearer_only,
+        )
+        authenticator = self._container.authenticator
+        return authenticator.authenticate_credential(found, privileged=access.privileged)
 
     def _normalised(self, path: str) -> str:
         if len(path) > 1 and path.endswith("/"):
             path = path[:-1]
-        if self.owns(path):
+        if self._function.owns(path):
             return path
-        return self._prefix if path == "/" else self._prefix + path
+        prefix = self._function.prefix
+        return prefix if path == "/" else prefix + path
 
 
 def _log_request(
-    request: Request, response: Response, record: request_log.RequestRecord, seconds: float
+    request: Request,
+    response: Response,
+    record: request_log.RequestRecord,
+    seconds: float,
+    project_id: str,
 ) -> None:
     """The one line per request (JSON fields when deployed; readable text locally)."""
     fields = {
@@ -191,7 +315,7 @@ def _log_request(
             **fields,
             "httpRequest": http_request,
             **trace_field(
-                get_settings().project_id,
+                project_id,
                 {name: request.headers.get(name, "") for name in TRACE_HEADERS},
             ),
         },
@@ -203,28 +327,32 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
-def _with_cors(serve: Callable[[Request], Response]) -> Callable[[Request], Response]:
-    """Answer CORS for the configured origins only (flask-cors); others get no CORS headers."""
-    origins = exact_origin_patterns(get_settings().cors_allowed_origins)
-    if not origins:
-        return serve
-    decorate = flask_cors.cross_origin(
-        origins=origins,
-        methods=list(CORS_METHODS),
-        allow_headers=list(CORS_REQUEST_HEADERS),
-        expose_headers=list(CORS_EXPOSED_HEADERS),
-        max_age=600,
-        automatic_options=False,
-        # Browsers in cookie-session mode send the cookie cross-origin (allowlist only).
-        supports_credentials=True,
-    )
-    with_cors: Callable[[Request], Response] = decorate(serve)
+def _with_cors(
+    serve: Callable[[Request], Response], allowed_origins: tuple[str, ...]
+) -> Callable[[Request], Response]:
+    """``serve`` as an entry point (a plain function, as functions-framework requires)
+    that answers CORS for the configured origins only (flask-cors); others get no CORS
+    headers."""
+    with_cors: Callable[[Request], Response] | None = None
+    if allowed_origins:
+        with_cors = flask_cors.cross_origin(
+            origins=exact_origin_patterns(allowed_origins),
+            methods=list(CORS_METHODS),
+            allow_headers=list(CORS_REQUEST_HEADERS),
+            expose_headers=list(CORS_EXPOSED_HEADERS),
+            max_age=600,
+            automatic_options=False,
+            # Browsers in cookie-session mode send the cookie cross-origin (allowlist only).
+            supports_credentials=True,
+        )(serve)
 
-    def entry(request: Request) -> Response:
+    def entry_point(request: Request) -> Response:
         # Same-origin and non-browser calls send no Origin and get no CORS headers.
-        return with_cors(request) if "Origin" in request.headers else serve(request)
+        if with_cors is not None and "Origin" in request.headers:
+            return with_cors(request)
+        return serve(request)
 
-    return entry
+    return entry_point
 
 
 def exact_origin_patterns(origins: Sequence[str]) -> list[re.Pattern[str]]:
@@ -236,28 +364,6 @@ def exact_origin_patterns(origins: Sequence[str]) -> list[re.Pattern[str]]:
     keeps it so whatever they contain (an IPv6 origin has brackets).
     """
     return [re.compile(re.escape(origin) + r"\Z") for origin in origins]
-
-
-def authenticated(
-    *, privileged: bool = False
-) -> Callable[[Callable[Concatenate[Request, Principal, P], Response]], View]:
-    """Hand the view a verified ``Principal``; 401/503 before the view runs otherwise.
-
-    Args:
-        privileged: check revocation and roles against a fresh user record
-            (always true for ``/admin``; implied whenever the token carries a role).
-    """
-
-    def decorate(view: Callable[Concatenate[Request, Principal, P], Response]) -> View:
-        @functools.wraps(view)
-        def wrapper(request: Request, *args: P.args, **kwargs: P.kwargs) -> Response:
-            principal = _caller(request, privileged=privileged)
-            request_log.note_uid(principal.uid)
-            return view(request, principal, *args, **kwargs)
-
-        return wrapper
-
-    return decorate
 
 
 def framework_error(error: HTTPException) -> Response:
@@ -280,65 +386,7 @@ def framework_error(error: HTTPException) -> Response:
     return with_standard_headers(response, uuid.uuid4().hex)
 
 
-#: Methods that change nothing; cookie-authenticated requests with any other need an Origin.
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def _caller(request: Request, *, privileged: bool) -> Principal:
-    """The verified caller, from the bearer token or else the session cookie.
-
-    Credentials are parsed before anything is initialised: a request without
-    any costs nothing and never reaches firebase-admin.
-    """
-    authorization = single_authorization(request)
-    cookie = request.cookies.get(session_cookies.COOKIE_NAME)
-    if authorization is None and cookie:
-        if request.method not in SAFE_METHODS:
-            _check_origin(request)
-        return context.authenticator().authenticate_session_cookie(cookie, privileged=privileged)
-    token = bearer_token(authorization)
-    return context.authenticator().authenticate_token(token, privileged=privileged)
-
-
-def _check_origin(request: Request) -> None:
-    """CSRF defence for cookie sessions: the browser's ``Origin`` must be exactly this
-    API's own origin or an allowlisted one: scheme, host and port (``SameSite=Strict``
-    is the first line, this the second). Anything a browser would not send as an
-    origin (a path, even ``/``; ``null``; other schemes) is refused.
-
-    The API's own scheme is ``https`` when deployed (Cloud Functions serves browsers
-    over HTTPS only, and the function itself sees plain HTTP from Google's front
-    end), else the request's; its host and port are the ``Host`` header's.
-    """
-    origin = request.headers.get("Origin")
-    if origin is None:
-        raise errors.CsrfRejected("Cookie-authenticated writes must send an Origin header.")
-    sent = origins.parse(origin)
-    if sent is None:
-        raise errors.CsrfRejected()
-    settings = get_settings()
-    allowed = {origins.parse(value) for value in settings.cors_allowed_origins}
-    own = origins.of_host("https" if settings.deployed else request.scheme, request.host)
-    if sent != own and sent not in allowed:
-        raise errors.CsrfRejected()
-
-
-def single_authorization(request: Request) -> str | None:
-    """The one ``Authorization`` header; two are ambiguous and refused, not merged.
-
-    Tokens in the query string or in cookies are never read.
-    """
-    values = request.headers.getlist("Authorization")
-    if len(values) > 1:
-        raise errors.InvalidToken("Send exactly one Authorization header.")
-    return values[0] if values else None
-
-
 def request_id(request: Request) -> str | None:
     """The id this request is logged under (also sent back as ``X-Request-Id``)."""
     value = request.environ.get(REQUEST_ID_KEY)
     return value if isinstance(value, str) else None
-
-
-def route(pattern: str, **views: View) -> Route:
-    return Route(pattern, {method.upper(): view for method, view in views.items()})

@@ -4,45 +4,51 @@ from __future__ import annotations
 
 from flask import Request, Response
 
-from auth.principal import Principal
+from auth import Authenticator, Principal
 from core import request_log
-from handlers.http import Function, authenticated, route
+from handlers.endpoints import SIGNED_IN
+from handlers.http import Function
 from handlers.responses import empty_response, json_response
-from services import context
+from handlers.wire import MeJson
+
+me = Function("me", needs=lambda container: container.authenticator)
 
 
-@authenticated()
-def get_me(request: Request, principal: Principal) -> Response:
+@me.endpoint(
+    "GET",
+    "/me",
+    operation_id="get_me",
+    summary="Who the caller is (from the verified ID token).",
+    access=SIGNED_IN,
+    response=MeJson,
+)
+def get_me(request: Request, principal: Principal, auth: Authenticator) -> Response:
     request_log.note_decision("me.read", f"users/{principal.uid}", allowed=True, rule="self")
-    return json_response(
-        {
-            "uid": principal.uid,
-            "email": principal.email,
-            "emailVerified": principal.email_verified,
-            "roles": sorted(role.value for role in principal.roles),
-            "signInProvider": principal.sign_in_provider,
-            "authTime": principal.auth_time,
-            "secondFactor": principal.second_factor,
-            "tenant": principal.tenant,
-        }
-    )
+    body: MeJson = {
+        "uid": principal.uid,
+        "email": principal.email,
+        "emailVerified": principal.email_verified,
+        "roles": sorted(role.value for role in principal.roles),
+        "signInProvider": principal.sign_in_provider,
+        "authTime": principal.auth_time,
+        "secondFactor": principal.second_factor,
+        "tenant": principal.tenant,
+    }
+    return json_response(body)
 
 
-@authenticated()
-def revoke_sessions(request: Request, principal: Principal) -> Response:
-    """Sign the caller out everywhere; this very token is refused from now on."""
+@me.endpoint(
+    "POST",
+    "/me/revoke-sessions",
+    operation_id="revoke_sessions",
+    summary="Sign the caller out everywhere; this very token is refused from now on.",
+    access=SIGNED_IN,
+    status=204,
+    errors=(404,),
+)
+def sign_out_everywhere(request: Request, principal: Principal, auth: Authenticator) -> Response:
     request_log.note_decision(
         "sessions.revoke", f"users/{principal.uid}", allowed=True, rule="self"
     )
-    revoked_at = context.directory().revoke_sessions(principal.uid)
-    context.authenticator().sessions.note_revoked(principal.uid, revoked_at)
+    auth.sign_out_everywhere(principal.uid)
     return empty_response(204)
-
-
-me = Function(
-    "me",
-    [
-        route("/me", get=get_me),
-        route("/me/revoke-sessions", post=revoke_sessions),
-    ],
-)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
 from flask import Request, Response
 
-from auth.principal import Principal
+from auth import Principal, Profile
 from handlers.bodies import (
     etag,
     idempotency_key,
@@ -13,155 +16,245 @@ from handlers.bodies import (
     parse_body,
     require_uid,
 )
-from handlers.http import Function, authenticated, route
+from handlers.endpoints import SIGNED_IN
+from handlers.http import Function
+from handlers.params import CURSOR, LIMIT, OWNER_ID
 from handlers.responses import empty_response, json_response
-from handlers.schemas import (
-    MemberByEmail,
-    MemberPut,
-    ProjectCreate,
-    ProjectPatch,
-    TransferBody,
-    project_json,
-)
-from handlers.tasks import create_task, delete_task, get_task, list_tasks, patch_task
-from services import context
+from handlers.schemas import MemberByEmail, MemberPut, ProjectCreate, ProjectPatch, TransferBody
+from handlers.wire import PROJECT_PAGE, ProjectJson, project_json
 from services.project_changes import MemberRole
 from services.projects import ProjectService
+from services.tasks import TaskService
 from store.models import Project
 
-
-def _service() -> ProjectService:
-    return ProjectService(
-        require_verified_email=context.settings().require_verified_email,
-        user_exists=context.directory().exists,
-    )
-
-
+#: ``UserDirectory.profiles``: member uids to emails and display names (bounded cache).
+Profiles = Callable[..., Mapping[str, Profile]]
 #: Member profiles looked up per list page; beyond it ``people`` carries uids only.
 MAX_PROFILES_PER_PAGE = 500
 
 
-def _one(project: Project, status: int = 200, **headers: str) -> Response:
-    profiles = context.directory().profiles(project.members, limit=len(project.members))
-    body = project_json(project, profiles)
-    return json_response(body, status, {"ETag": etag(project.version), **headers})
+@dataclass(frozen=True)
+class ProjectApi:
+    """What the ``projects`` function's views use (its tasks' views too: a task's
+    routes live under its project's)."""
+
+    projects: ProjectService
+    tasks: TaskService
+    profiles: Profiles
+
+    def one(self, project: Project, status: int = 200, **headers: str) -> Response:
+        """A project with its members named, and its ``ETag``."""
+        named = self.profiles(project.members, limit=len(project.members))
+        body = project_json(project, named)
+        return json_response(body, status, {"ETag": etag(project.version), **headers})
+
+    def named(self, page: Sequence[Project]) -> Mapping[str, Profile]:
+        uids = [uid for project in page for uid in project.members]
+        return self.profiles(uids, limit=MAX_PROFILES_PER_PAGE)
 
 
-@authenticated()
-def list_projects(request: Request, principal: Principal) -> Response:
+projects = Function(
+    "projects",
+    needs=lambda container: ProjectApi(
+        container.projects, container.tasks, container.directory.profiles
+    ),
+)
+
+
+@projects.endpoint(
+    "GET",
+    "/projects",
+    operation_id="list_projects",
+    summary="Projects the caller owns or shares, newest first; "
+    "`ownerId` of others: admin, auditor.",
+    access=SIGNED_IN,
+    response=PROJECT_PAGE,
+    query=(LIMIT, CURSOR, OWNER_ID),
+    errors=(400, 403),
+)
+def list_projects(request: Request, principal: Principal, api: ProjectApi) -> Response:
     limit, cursor = page_params(request)
     owner_id = request.args.get("ownerId")
     if owner_id is not None:
         require_uid(owner_id, "ownerId")
-    page = _service().list(principal, limit=limit, cursor=cursor, owner_id=owner_id)
-    uids = [uid for project in page.items for uid in project.members]
-    profiles = context.directory().profiles(uids, limit=MAX_PROFILES_PER_PAGE)
+    page = api.projects.list(principal, limit=limit, cursor=cursor, owner_id=owner_id)
+    named = api.named(page.items)
     return json_response(
-        {
-            "items": [project_json(p, profiles) for p in page.items],
-            "nextCursor": page.next_cursor,
-        }
+        {"items": [project_json(p, named) for p in page.items], "nextCursor": page.next_cursor}
     )
 
 
-@authenticated()
-def create_project(request: Request, principal: Principal) -> Response:
+@projects.endpoint(
+    "POST",
+    "/projects",
+    operation_id="create_project",
+    summary="Create a project owned by the caller (verified email).",
+    access=SIGNED_IN,
+    status=201,
+    request=ProjectCreate,
+    response=ProjectJson,
+    errors=(403, 409, 422),
+    idempotent=True,
+    etag=True,
+    location=True,
+)
+def create_project(request: Request, principal: Principal, api: ProjectApi) -> Response:
     body = parse_body(request, ProjectCreate)
     key = idempotency_key(request)
-    project, replayed = _service().create(
+    project, replayed = api.projects.create(
         principal, name=body.name, description=body.description, idempotency_key=key
     )
     extra = {"Idempotent-Replayed": "true"} if replayed else {}
-    return _one(project, 201, Location=f"/projects/{project.id}", **extra)
+    return api.one(project, 201, Location=f"/projects/{project.id}", **extra)
 
 
-@authenticated()
-def get_project(request: Request, principal: Principal, project_id: str) -> Response:
-    return _one(_service().get(principal, project_id))
+@projects.endpoint(
+    "GET",
+    "/projects/<project_id>",
+    operation_id="get_project",
+    summary="One project (owner, editors, viewers, admin, auditor).",
+    access=SIGNED_IN,
+    response=ProjectJson,
+    errors=(404,),
+    etag=True,
+)
+def get_project(
+    request: Request, principal: Principal, api: ProjectApi, project_id: str
+) -> Response:
+    return api.one(api.projects.get(principal, project_id))
 
 
-@authenticated()
-def patch_project(request: Request, principal: Principal, project_id: str) -> Response:
+@projects.endpoint(
+    "PATCH",
+    "/projects/<project_id>",
+    operation_id="patch_project",
+    summary="Change name and/or description (owner, editors, admin).",
+    access=SIGNED_IN,
+    request=ProjectPatch,
+    response=ProjectJson,
+    errors=(403, 404, 409, 412),
+    if_match=True,
+    etag=True,
+)
+def patch_project(
+    request: Request, principal: Principal, api: ProjectApi, project_id: str
+) -> Response:
     body = parse_body(request, ProjectPatch)
-    project = _service().edit(
+    project = api.projects.edit(
         principal,
         project_id,
         name=body.name,
         description=body.description,
         if_match=if_match_version(request),
     )
-    return _one(project)
+    return api.one(project)
 
 
-@authenticated()
-def delete_project(request: Request, principal: Principal, project_id: str) -> Response:
-    _service().delete(principal, project_id, if_match=if_match_version(request))
+@projects.endpoint(
+    "DELETE",
+    "/projects/<project_id>",
+    operation_id="delete_project",
+    summary="Delete a project (owner, admin).",
+    access=SIGNED_IN,
+    status=204,
+    errors=(403, 404, 409, 412),
+    if_match=True,
+)
+def delete_project(
+    request: Request, principal: Principal, api: ProjectApi, project_id: str
+) -> Response:
+    api.projects.delete(principal, project_id, if_match=if_match_version(request))
     return empty_response(204)
 
 
-@authenticated()
-def put_member(request: Request, principal: Principal, project_id: str, uid: str) -> Response:
+@projects.endpoint(
+    "PUT",
+    "/projects/<project_id>/members/<uid>",
+    operation_id="put_member",
+    summary="Add a member or change their role (owner, admin); at most 100 members.",
+    access=SIGNED_IN,
+    request=MemberPut,
+    response=ProjectJson,
+    errors=(403, 404, 409, 412),
+    if_match=True,
+    etag=True,
+)
+def put_member(
+    request: Request, principal: Principal, api: ProjectApi, project_id: str, uid: str
+) -> Response:
     require_uid(uid, "uid")
     body = parse_body(request, MemberPut)
-    project = _service().put_member(
+    project = api.projects.put_member(
         principal, project_id, uid, MemberRole(body.role), if_match=if_match_version(request)
     )
-    return _one(project)
+    return api.one(project)
 
 
-@authenticated()
-def share_by_email(request: Request, principal: Principal, project_id: str) -> Response:
-    """Add a member by email (owner, admin); an unknown email is 404 user_not_found."""
+@projects.endpoint(
+    "POST",
+    "/projects/<project_id>/members",
+    operation_id="share_by_email",
+    summary="Add a member by email, or change their role (owner, admin); unknown email: 404.",
+    access=SIGNED_IN,
+    request=MemberByEmail,
+    response=ProjectJson,
+    errors=(403, 404, 409, 412),
+    if_match=True,
+    etag=True,
+)
+def share_by_email(
+    request: Request, principal: Principal, api: ProjectApi, project_id: str
+) -> Response:
     body = parse_body(request, MemberByEmail)
-    project = _service().share_by_email(
-        principal,
-        project_id,
-        body.email,
-        MemberRole(body.role),
-        find_by_email=context.directory().find_by_email,
-        if_match=if_match_version(request),
+    project = api.projects.share_by_email(
+        principal, project_id, body.email, MemberRole(body.role), if_match=if_match_version(request)
     )
-    return _one(project)
+    return api.one(project)
 
 
-@authenticated()
-def delete_member(request: Request, principal: Principal, project_id: str, uid: str) -> Response:
+@projects.endpoint(
+    "DELETE",
+    "/projects/<project_id>/members/<uid>",
+    operation_id="delete_member",
+    summary="Remove a member (owner, admin, or the member themselves).",
+    access=SIGNED_IN,
+    response=ProjectJson,
+    errors=(400, 403, 404, 409, 412),
+    if_match=True,
+    etag=True,
+)
+def delete_member(
+    request: Request, principal: Principal, api: ProjectApi, project_id: str, uid: str
+) -> Response:
     require_uid(uid, "uid")
-    project = _service().remove_member(
+    project = api.projects.remove_member(
         principal, project_id, uid, if_match=if_match_version(request)
     )
-    return _one(project)
+    return api.one(project)
 
 
-@authenticated()
-def transfer_project(request: Request, principal: Principal, project_id: str) -> Response:
+@projects.endpoint(
+    "POST",
+    "/projects/<project_id>/transfer",
+    operation_id="transfer_project",
+    summary="Transfer ownership (owner, admin); the old owner becomes an editor.",
+    access=SIGNED_IN,
+    request=TransferBody,
+    response=ProjectJson,
+    errors=(403, 404, 409, 412),
+    if_match=True,
+    etag=True,
+)
+def transfer_project(
+    request: Request, principal: Principal, api: ProjectApi, project_id: str
+) -> Response:
     body = parse_body(request, TransferBody)
     require_uid(body.ownerId, "ownerId")
-    project = _service().transfer(
+    project = api.projects.transfer(
         principal, project_id, body.ownerId, if_match=if_match_version(request)
     )
-    return _one(project)
+    return api.one(project)
 
 
-projects = Function(
-    "projects",
-    [
-        route("/projects", get=list_projects, post=create_project),
-        route(
-            "/projects/<project_id>",
-            get=get_project,
-            patch=patch_project,
-            delete=delete_project,
-        ),
-        route("/projects/<project_id>/members", post=share_by_email),
-        route("/projects/<project_id>/members/<uid>", put=put_member, delete=delete_member),
-        route("/projects/<project_id>/transfer", post=transfer_project),
-        route("/projects/<project_id>/tasks", get=list_tasks, post=create_task),
-        route(
-            "/projects/<project_id>/tasks/<task_id>",
-            get=get_task,
-            patch=patch_task,
-            delete=delete_task,
-        ),
-    ],
-)
+# The task endpoints live under /projects/<project_id>/tasks: they join this function.
+import handlers.tasks  # noqa: E402, F401

@@ -1,41 +1,40 @@
-"""``/session``: httpOnly cookie sessions for browsers, beside bearer tokens."""
+"""``/session``: browsers sign in with an httpOnly session cookie instead of bearer
+tokens (``POST``), and sign out everywhere (``DELETE``)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import Request, Response
 
-from auth import session_cookies
-from auth.bearer import bearer_token
-from auth.firebase_app import get_app
-from auth.principal import Principal
+from auth import SESSION_COOKIE_NAME, Authenticator, Principal, credential
 from core import request_log
-from handlers.http import Function, authenticated, route, single_authorization
+from handlers.endpoints import SIGNED_IN, SIGNED_IN_WITH_BEARER
+from handlers.http import Function
 from handlers.responses import empty_response
-from services import context
+
+session = Function("session", needs=lambda container: container.authenticator)
 
 
-def create_session(request: Request) -> Response:
-    """Exchange a fresh ID token (``Authorization: Bearer``) for a session cookie."""
-    token = bearer_token(single_authorization(request))
-    authenticator = context.authenticator()
-    principal = authenticator.authenticate_token(token)
-    request_log.note_uid(principal.uid)
-    settings = context.settings()
-    lifetime = timedelta(days=settings.session_cookie_days)
-    cookie = session_cookies.create(
-        token, auth_time=principal.auth_time, app=get_app(), lifetime=lifetime
-    )
+@session.endpoint(
+    "POST",
+    "/session",
+    operation_id="create_session",
+    summary="Exchange a fresh ID token (a sign-in of the last five minutes) for a session cookie.",
+    access=SIGNED_IN_WITH_BEARER,
+    status=204,
+    cookie=True,
+)
+def create_session(request: Request, principal: Principal, auth: Authenticator) -> Response:
+    token = credential(request, bearer_only=True).value  # verified by the shell already
+    cookie = auth.issue_session_cookie(token, principal)
     request_log.note_decision(
         "session.create", f"users/{principal.uid}", allowed=True, rule="recent_sign_in"
     )
     response = empty_response(204)
     response.set_cookie(
-        session_cookies.COOKIE_NAME,
-        cookie,
-        max_age=int(lifetime.total_seconds()),
-        path=settings.session_cookie_path,
+        SESSION_COOKIE_NAME,
+        cookie.value,
+        max_age=cookie.max_age_seconds,
+        path=cookie.path,
         secure=True,
         httponly=True,
         samesite="Strict",
@@ -43,21 +42,25 @@ def create_session(request: Request) -> Response:
     return response
 
 
-@authenticated()
-def end_session(request: Request, principal: Principal) -> Response:
-    """Sign out everywhere: revoke the user's sessions and clear the cookie."""
+@session.endpoint(
+    "DELETE",
+    "/session",
+    operation_id="end_session",
+    summary="Sign out everywhere: revoke the caller's sessions and clear the cookie.",
+    access=SIGNED_IN,
+    status=204,
+    errors=(404,),
+    cookie=True,
+)
+def end_session(request: Request, principal: Principal, auth: Authenticator) -> Response:
     request_log.note_decision("session.delete", f"users/{principal.uid}", allowed=True, rule="self")
-    revoked_at = context.directory().revoke_sessions(principal.uid)
-    context.authenticator().sessions.note_revoked(principal.uid, revoked_at)
+    auth.sign_out_everywhere(principal.uid)
     response = empty_response(204)
     response.delete_cookie(
-        session_cookies.COOKIE_NAME,
-        path=context.settings().session_cookie_path,
+        SESSION_COOKIE_NAME,
+        path=auth.session_cookie_path,
         secure=True,
         httponly=True,
         samesite="Strict",
     )
     return response
-
-
-session = Function("session", [route("/session", post=create_session, delete=end_session)])

@@ -24,7 +24,8 @@ from core.errors import AppCheckFailed, AppCheckReplayed, Unavailable
 from core.settings import AppCheckMode, Settings
 
 if TYPE_CHECKING:
-    from auth.app_check import AppCheckToken, AppCheckVerifier
+    from auth import AppCheckToken, AppCheckVerifier
+    from store.client import Firestore
 
 logger = logging.getLogger(__name__)
 
@@ -57,25 +58,27 @@ class AppCheckGate:
         self._consume = consume
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> AppCheckGate:
+    def from_settings(cls, settings: Settings, firestore: Callable[[], Firestore]) -> AppCheckGate:
         """The gate the settings describe; builds the verifier (no fetch) unless off."""
         if settings.app_check == "off":
             return cls("off")
         # Imported here: with App Check off, no instance pays for PyJWT.
-        from auth import app_check
+        from auth import AppCheckVerifier, app_check_key_store
 
         assert settings.project_number is not None  # Settings refuses otherwise
         skew = settings.clock_skew_seconds
-        verifier = app_check.AppCheckVerifier(
+        verifier = AppCheckVerifier(
             project_id=settings.project_id,
             project_number=settings.project_number,
-            keys=app_check.key_store(
+            keys=app_check_key_store(
                 settings.app_check_jwks_url, timeout=float(settings.auth_timeout_seconds)
             ),
             clock_skew_seconds=skew,
         )
         return cls(
-            settings.app_check, verifier, lambda token: consume_in_firestore(token, skew=skew)
+            settings.app_check,
+            verifier,
+            lambda token: consume_in_firestore(firestore(), token, skew=skew),
         )
 
     def check(self, values: Sequence[str], *, consume: bool = False) -> None:
@@ -118,12 +121,14 @@ class AppCheckGate:
         return self._verifier.verify(values[0].strip())
 
 
-def consume_in_firestore(token: AppCheckToken, *, skew: int) -> bool:
+def consume_in_firestore(db: Firestore, token: AppCheckToken, *, skew: int) -> bool:
     """Spend ``token`` in the Firestore ledger (``store.app_check``)."""
     from store import app_check as ledger  # Firestore only for single-use operations
 
     expires_at = datetime.fromtimestamp(token.expires_at + skew, UTC)
-    return ledger.consume(token.replay_id, app_id=token.app_id, expires_at=expires_at, now=utcnow())
+    return ledger.consume(
+        db, token.replay_id, app_id=token.app_id, expires_at=expires_at, now=utcnow()
+    )
 
 
 def _outcome(error: Exception, values: Sequence[str]) -> str:

@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 from enum import StrEnum
 
-from auth.resources import MAX_MEMBERS  # editors plus viewers: declared once, with the rules
+from auth import MAX_MEMBERS  # editors plus viewers: declared once, with the rules
 from core.errors import NotFound, PreconditionFailed, TooManyMembers, ValidationFailed
 from store.models import Project
 

@@ -1,6 +1,6 @@
 """Project use cases. Every write reads the project, checks the policy and ``If-Match``
 on what it read, and commits only if the project is still as read (else all of it runs
-again on a fresh read: ``store.projects.apply``)."""
+again on a fresh read: ``ProjectStore.apply``)."""
 
 from __future__ import annotations
 
@@ -9,20 +9,26 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from auth import policy
-from auth.declaration import Decision
-from auth.directory import UserRecord
-from auth.policy import Action
-from auth.principal import Principal
+from auth import (
+    Action,
+    Decision,
+    Principal,
+    UserRecord,
+    authorize,
+    authorize_create,
+    may_list_any_owner,
+    member_removal_action,
+)
 from core import request_log
 from core.clock import utcnow
 from core.errors import ApiError, NotFound, PermissionDenied, UnknownUser
 from services import project_changes as changes
 from services.project_changes import MemberRole
-from store import idempotency, tasks
-from store import projects as store
+from store.idempotency import IdempotencyStore, fingerprint
 from store.ids import is_document_id
 from store.models import Page, Project
+from store.projects import ProjectStore
+from store.tasks import TaskStore
 
 UserExists = Callable[[str], bool]
 Clock = Callable[[], datetime]
@@ -30,8 +36,25 @@ Clock = Callable[[], datetime]
 
 @dataclass(frozen=True)
 class ProjectService:
+    """What callers may do with projects, on a ``ProjectStore`` (Firestore, or in memory).
+
+    Attributes:
+        projects: where projects live.
+        idempotency: ``Idempotency-Key`` records of creates.
+        require_verified_email: writes need ``email_verified`` (``REQUIRE_VERIFIED_EMAIL``).
+        user_exists: whether a uid names a user (new members and owners must exist).
+        find_by_email: the account with an email (sharing by email).
+        tasks: the projects' tasks, deleted with their project (``None``: no tasks, as
+            in unit tests of projects alone).
+        clock: now, for ``createdAt``/``updatedAt``.
+    """
+
+    projects: ProjectStore
+    idempotency: IdempotencyStore
     require_verified_email: bool
     user_exists: UserExists
+    find_by_email: Callable[[str], UserRecord] | None = None
+    tasks: TaskStore | None = None
     clock: Clock = utcnow
 
     def create(
@@ -51,7 +74,7 @@ class ProjectService:
             (the project, whether it is a replay of an earlier request).
         """
         try:
-            decision = policy.authorize_create(
+            decision = authorize_create(
                 principal, require_verified_email=self.require_verified_email
             )
         except ApiError as refusal:
@@ -60,12 +83,12 @@ class ProjectService:
         request_log.note_decision("create", "projects", allowed=True, rule=decision.rule)
         now = self.clock()
         if idempotency_key is not None:
-            fingerprint = idempotency.fingerprint(name, description)
-            earlier = idempotency.claim(principal.uid, idempotency_key, fingerprint, now=now)
+            body = fingerprint(name, description)
+            earlier = self.idempotency.claim(principal.uid, idempotency_key, body, now=now)
             if earlier is not None:
                 return earlier, True
         project = Project(
-            id=store.new_id(),
+            id=self.projects.new_id(),
             name=name,
             description=description,
             owner_id=principal.uid,
@@ -76,16 +99,16 @@ class ProjectService:
             version=1,
         )
         if idempotency_key is None:
-            return store.create(project), False
+            return self.projects.create(project), False
         try:
-            return idempotency.create_project(principal.uid, idempotency_key, project), False
+            return self.idempotency.create_project(principal.uid, idempotency_key, project), False
         except BaseException:
             with contextlib.suppress(ApiError):
-                idempotency.release(principal.uid, idempotency_key)
+                self.idempotency.release(principal.uid, idempotency_key)
             raise
 
     def get(self, principal: Principal, project_id: str) -> Project:
-        project = store.get(_checked_id(project_id))
+        project = self.projects.get(_checked_id(project_id))
         self._authorize(principal, Action.READ, project)
         return project
 
@@ -95,17 +118,15 @@ class ProjectService:
         """Owned and shared projects, or (admin, auditor) anyone's with ``owner_id``."""
         if owner_id is None:
             request_log.note_decision("list", "projects", allowed=True, rule="member")
-            return store.list_for_member(principal.uid, limit=limit, cursor=cursor)
+            return self.projects.list_for_member(principal.uid, limit=limit, cursor=cursor)
         resource = f"projects?ownerId={owner_id}"
         decision = (
-            Decision(True, "owner")
-            if owner_id == principal.uid
-            else policy.may_list_any_owner(principal)
+            Decision(True, "owner") if owner_id == principal.uid else may_list_any_owner(principal)
         )
         request_log.note_decision("list", resource, allowed=decision.allowed, rule=decision.rule)
         if not decision.allowed:
             raise PermissionDenied("Only admins and auditors may list other users' projects.")
-        return store.list_by_owner(owner_id, limit=limit, cursor=cursor)
+        return self.projects.list_by_owner(owner_id, limit=limit, cursor=cursor)
 
     def edit(
         self,
@@ -129,9 +150,10 @@ class ProjectService:
             changes.check_version(project, if_match)
             return None
 
-        store.apply(_checked_id(project_id), change)
+        self.projects.apply(_checked_id(project_id), change)
         # The project is gone, so no task is readable any more; now remove them.
-        tasks.delete_all(project_id)
+        if self.tasks is not None:
+            self.tasks.delete_all(project_id)
 
     def put_member(
         self,
@@ -160,7 +182,6 @@ class ProjectService:
         email: str,
         role: MemberRole,
         *,
-        find_by_email: Callable[[str], UserRecord],
         if_match: int | None,
     ) -> Project:
         """Add the user with ``email``. The caller's right to share is checked before
@@ -169,13 +190,15 @@ class ProjectService:
         Raises:
             UserNotFound: no account has this email (404 user_not_found).
         """
+        if self.find_by_email is None:
+            raise NotImplementedError("this ProjectService was built without find_by_email")
         self.get_for(principal, project_id, Action.MANAGE_MEMBERS)
-        member = find_by_email(email)
+        member = self.find_by_email(email)
         return self.put_member(principal, project_id, member.uid, role, if_match=if_match)
 
     def get_for(self, principal: Principal, project_id: str, action: Action) -> Project:
         """The project, if ``principal`` may do ``action`` on it (404/403 otherwise)."""
-        project = store.get(_checked_id(project_id))
+        project = self.projects.get(_checked_id(project_id))
         self._authorize(principal, action, project)
         return project
 
@@ -183,7 +206,7 @@ class ProjectService:
         self, principal: Principal, project_id: str, member_uid: str, *, if_match: int | None
     ) -> Project:
         def change(project: Project) -> Project:
-            action = policy.member_removal_action(principal, member_uid)
+            action = member_removal_action(principal, member_uid)
             self._authorize(principal, action, project)
             changes.check_version(project, if_match)
             return changes.without_member(project, member_uid, now=self.clock())
@@ -205,14 +228,14 @@ class ProjectService:
         return self._apply(project_id, change)
 
     def _apply(self, project_id: str, change: Callable[[Project], Project]) -> Project:
-        _, updated = store.apply(_checked_id(project_id), change)
+        _, updated = self.projects.apply(_checked_id(project_id), change)
         assert updated is not None  # the change never deletes
         return updated
 
     def _authorize(self, principal: Principal, action: Action, project: Project) -> Decision:
         resource = f"projects/{project.id}"
         try:
-            decision = policy.authorize(
+            decision = authorize(
                 principal,
                 action,
                 project.access,

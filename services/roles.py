@@ -8,15 +8,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from auth import claims as claim_rules
-from auth import policy
-from auth.directory import UserDirectory, UserRecord
-from auth.principal import Principal, Role
-from auth.sessions import SessionChecker
+from auth import (
+    Principal,
+    RevocationChecker,
+    Role,
+    UserDirectory,
+    UserRecord,
+    canonical_roles,
+    may_manage_roles,
+    may_read_audit_log,
+    merge_roles,
+)
 from core import request_log
 from core.clock import utcnow
 from core.errors import PermissionDenied, SelfDemotion
-from store import audit, locks
+from store.audit import FirestoreAuditLog
+from store.locks import FirestoreLeases
 from store.models import AuditEntry, Page
 
 ROLES_CHANGED = "roles.set"
@@ -37,8 +44,20 @@ class RoleChange:
 
 @dataclass(frozen=True)
 class RoleService:
+    """Role administration over the user directory, audited, serialised per user.
+
+    Attributes:
+        directory: user records and custom claims (Firebase Auth).
+        revocation: signs users out and drops their cached records.
+        audit: the audit log.
+        leases: the per-user lock of claims changes.
+        clock: now, for audit entries.
+    """
+
     directory: UserDirectory
-    sessions: SessionChecker
+    revocation: RevocationChecker
+    audit: FirestoreAuditLog
+    leases: FirestoreLeases
     clock: Callable[[], datetime] = utcnow
 
     def find_user(self, actor: Principal, email: str) -> UserRecord:
@@ -103,7 +122,7 @@ class RoleService:
             uid, lambda before: (before | add) - remove, actor=actor, request_id=None
         )
 
-    def revoke_sessions_as_operator(self, uid: str, *, actor: str) -> int:
+    def sign_out_everywhere_as_operator(self, uid: str, *, actor: str) -> int:
         """Sign ``uid`` out everywhere, audited as ``sessions.revoked`` (``tools/admin``).
 
         Returns:
@@ -116,9 +135,9 @@ class RoleService:
         _require_operator(actor)
         record = self.directory.get(uid)
         now = self.clock()
-        entry = audit.record(
+        entry = self.audit.record(
             AuditEntry(
-                id=audit.new_id(),
+                id=self.audit.new_id(),
                 action=SESSIONS_REVOKED,
                 actor=actor,
                 target=uid,
@@ -128,9 +147,8 @@ class RoleService:
                 time=now,
             )
         )
-        revoked_at = self.directory.revoke_sessions(uid)
-        self.sessions.note_revoked(uid, revoked_at)
-        audit.mark_applied(entry.id)
+        revoked_at = self.revocation.sign_out_everywhere(uid)
+        self.audit.mark_applied(entry.id)
         return revoked_at
 
     def _replace_roles(
@@ -141,19 +159,19 @@ class RoleService:
         actor: str,
         request_id: str | None,
     ) -> RoleChange:
-        with locks.held(f"claims:{uid}", holder=request_id or f"{actor}:{uuid.uuid4().hex}"):
+        with self.leases.held(f"claims:{uid}", holder=request_id or f"{actor}:{uuid.uuid4().hex}"):
             record = self.directory.get(uid)
             before = record.roles
             roles = new_roles(before)
-            merged = claim_rules.merge_roles(record.custom_claims, roles)
-            entry = audit.record(
+            merged = merge_roles(record.custom_claims, roles)
+            entry = self.audit.record(
                 AuditEntry(
-                    id=audit.new_id(),
+                    id=self.audit.new_id(),
                     action=ROLES_CHANGED,
                     actor=actor,
                     target=uid,
-                    before={"roles": claim_rules.canonical_roles(before)},
-                    after={"roles": claim_rules.canonical_roles(roles)},
+                    before={"roles": canonical_roles(before)},
+                    after={"roles": canonical_roles(roles)},
                     time=self.clock(),
                     request_id=request_id,
                 )
@@ -161,21 +179,21 @@ class RoleService:
             self.directory.set_custom_claims(uid, merged)
             revoked = bool(before - roles)
             if revoked:
-                self.sessions.note_revoked(uid, self.directory.revoke_sessions(uid))
-            self.sessions.forget(uid)
-            audit.mark_applied(entry.id)
+                self.revocation.sign_out_everywhere(uid)
+            self.revocation.forget(uid)
+            self.audit.mark_applied(entry.id)
         return RoleChange(uid=uid, before=before, after=roles, sessions_revoked=revoked)
 
     def audit_log(
         self, actor: Principal, *, limit: int, cursor: str | None
     ) -> Page[dict[str, Any]]:
-        decision = policy.may_read_audit_log(actor)
+        decision = may_read_audit_log(actor)
         request_log.note_decision(
             "audit.list", "auditLog", allowed=decision.allowed, rule=decision.rule
         )
         if not decision.allowed:
             raise PermissionDenied("Only admins and auditors may read the audit log.")
-        return audit.list_entries(limit=limit, cursor=cursor)
+        return self.audit.list_entries(limit=limit, cursor=cursor)
 
 
 def _require_operator(actor: str) -> None:
@@ -184,7 +202,7 @@ def _require_operator(actor: str) -> None:
 
 
 def _require_admin(actor: Principal, action: str, resource: str) -> None:
-    decision = policy.may_manage_roles(actor)
+    decision = may_manage_roles(actor)
     request_log.note_decision(action, resource, allowed=decision.allowed, rule=decision.rule)
     if not decision.allowed:
         raise PermissionDenied("Only admins may manage users and roles.")

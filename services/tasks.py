@@ -9,18 +9,16 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from auth import declaration
-from auth.declaration import Decision
-from auth.principal import Principal
-from auth.resources import TASKS
+from auth import TASKS, Decision, Principal, authorize_action, check_invariants
 from core import request_log
 from core.clock import utcnow
 from core.errors import ApiError, NotFound, PreconditionFailed
-from store import projects as project_store
-from store import tasks as store
+from store import projects as project_documents
+from store import tasks as task_documents
 from store.ids import is_document_id
 from store.models import Page, Project, Task
-from store.tasks import TaskFilter
+from store.projects import ProjectStore
+from store.tasks import TaskFilter, TaskStore
 
 Clock = Callable[[], datetime]
 
@@ -36,6 +34,17 @@ def action_for(patch: Patch) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class TaskService:
+    """What callers may do with tasks.
+
+    Attributes:
+        tasks: where tasks live (with their project, read in the same request).
+        projects: the projects (a list reads its project first).
+        require_verified_email: writes need ``email_verified`` (``REQUIRE_VERIFIED_EMAIL``).
+        clock: now, for ``createdAt``/``updatedAt``.
+    """
+
+    tasks: TaskStore
+    projects: ProjectStore
     require_verified_email: bool
     clock: Clock = utcnow
 
@@ -50,7 +59,7 @@ class TaskService:
         assignee_id: str | None,
     ) -> Task:
         _checked(project_id)
-        task_id = store.new_id(project_id)
+        task_id = self.tasks.new_id(project_id)
 
         def change(project: Project, current: Task | None) -> Task:
             now = self.clock()
@@ -69,12 +78,12 @@ class TaskService:
             self._authorize(principal, "create", project, None, task)
             return task
 
-        created = store.apply(project_id, task_id, change)
+        created = self.tasks.apply(project_id, task_id, change)
         assert created is not None
         return created
 
     def get(self, principal: Principal, project_id: str, task_id: str) -> Task:
-        project, task = store.get(_checked(project_id), _checked(task_id))
+        project, task = self.tasks.get(_checked(project_id), _checked(task_id))
         self._authorize(principal, "read", project, task)
         if task is None:
             raise NotFound()
@@ -89,9 +98,9 @@ class TaskService:
         limit: int,
         cursor: str | None,
     ) -> Page[Task]:
-        project = project_store.get(_checked(project_id))
+        project = self.projects.get(_checked(project_id))
         self._authorize(principal, "read", project, None)
-        return store.list_page(project_id, where=where, limit=limit, cursor=cursor)
+        return self.tasks.list_page(project_id, where=where, limit=limit, cursor=cursor)
 
     def edit(
         self,
@@ -116,7 +125,7 @@ class TaskService:
             self._authorize(principal, action, project, current, updated)
             return updated
 
-        updated = store.apply(_checked(project_id), _checked(task_id), change)
+        updated = self.tasks.apply(_checked(project_id), _checked(task_id), change)
         assert updated is not None
         return updated
 
@@ -131,7 +140,7 @@ class TaskService:
             self._authorize(principal, "delete", project, current)
             return None
 
-        store.apply(_checked(project_id), _checked(task_id), change)
+        self.tasks.apply(_checked(project_id), _checked(task_id), change)
 
     def _authorize(
         self,
@@ -144,26 +153,22 @@ class TaskService:
         """Decide with the declaration; a write must also keep the invariants
         (``assigneeId`` a member: 400 ``assignee_not_member``)."""
         resource = f"projects/{project.id}/tasks/{current.id if current else '-'}"
-        parent = project_store.to_document(project)
+        parent = project_documents.to_document(project)
         path = {"projectId": project.id}
         try:
-            decision = declaration.authorize(
+            decision = authorize_action(
                 TASKS,
                 principal,
                 action,
-                stored=store.to_document(current) if current else None,
+                stored=task_documents.to_document(current) if current else None,
                 parent=parent,
-                proposed=store.to_document(proposed) if proposed else None,
+                proposed=task_documents.to_document(proposed) if proposed else None,
                 path=path,
                 require_verified_email=self.require_verified_email,
             )
             if proposed is not None:
-                declaration.check_invariants(
-                    TASKS,
-                    store.to_document(proposed),
-                    parent=parent,
-                    path={"projectId": project.id},
-                )
+                document = task_documents.to_document(proposed)
+                check_invariants(TASKS, document, parent=parent, path=path)
         except ApiError as refusal:
             request_log.note_decision(action, resource, allowed=False, rule=refusal.code)
             raise

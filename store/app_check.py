@@ -15,25 +15,27 @@ from datetime import datetime
 
 from google.api_core import exceptions as gexc
 
-from store.client import get_client, timeout
+from store.client import Firestore
 from store.errors import translated
 
 COLLECTION = "appCheckConsumed"
 
 
-def consume(replay_id: str, *, app_id: str, expires_at: datetime, now: datetime) -> bool:
+def consume(
+    db: Firestore, replay_id: str, *, app_id: str, expires_at: datetime, now: datetime
+) -> bool:
     """Spend a token: ``True`` the first time, ``False`` if it was spent before.
 
     Raises:
         Unavailable: Firestore could not be reached (after a timeout the token may
             or may not be spent: the client gets a new limited-use token either way).
     """
-    ref = get_client().collection(COLLECTION).document(replay_id)
+    ref = db.collection(COLLECTION).document(replay_id)
     with translated():
         try:
             ref.create(
                 {"appId": app_id, "consumedAt": now, "expiresAt": expires_at},
-                timeout=timeout(),
+                timeout=db.timeout(),
             )
         except gexc.AlreadyExists:
             return False

@@ -1,8 +1,11 @@
-"""The process's Firestore client, built on first use.
+"""The Firestore connection: a client, created on first use, whose every RPC ends
+within the configured timeout. The composition root (``app.py``) makes one per process
+and hands it to the stores.
 
-``google.cloud.firestore`` is imported lazily so that functions that never touch
-Firestore (``/me``) do not pay for it at cold start. ``Client(project=...)``
-detects ``FIRESTORE_EMULATOR_HOST`` by itself and then needs no credentials.
+``google.cloud.firestore`` is imported only when the client is first needed, so that
+functions that never touch Firestore (``/me``) do not pay for it at cold start.
+``Client(project=...)`` detects ``FIRESTORE_EMULATOR_HOST`` by itself and then needs
+no credentials.
 """
 
 from __future__ import annotations
@@ -13,40 +16,63 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from core.settings import get_settings
-
 if TYPE_CHECKING:
-    from google.cloud.firestore import Client
-
-_lock = threading.Lock()
-_client: Client | None = None
+    from google.cloud.firestore import Client, CollectionReference
 
 
-def get_client() -> Client:
-    global _client
-    with _lock:
-        if _client is None:
-            from google.cloud import firestore
+class Firestore:
+    """A Firestore client (created on first use) and the timeout of each of its RPCs."""
 
-            client = firestore.Client(project=get_settings().project_id)
-            _with_default_timeout(client, timeout())
-            _client = client
-        return _client
+    def __init__(
+        self, project_id: str, *, timeout_seconds: float, client: Client | None = None
+    ) -> None:
+        """
+        Args:
+            project_id: the project whose database this is.
+            timeout_seconds: every RPC, retries included, ends within this (below the
+                function's own timeout).
+            client: a client to use as it is (tests); by default one is made on first use.
+        """
+        self.project_id = project_id
+        self.timeout_seconds = timeout_seconds
+        self._client = client
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> Client:
+        client = self._client
+        if client is None:
+            with self._lock:
+                if self._client is None:
+                    self._client = connect(self.project_id, self.timeout_seconds)
+                client = self._client
+        return client
+
+    def timeout(self) -> float:
+        """Timeout of every Firestore RPC, in seconds (retries included)."""
+        return self.timeout_seconds
+
+    def collection(self, name: str) -> CollectionReference:
+        return self.client.collection(name)
+
+    def delete_if_unchanged(self, ref: Any, update_time: Any) -> None:
+        """Delete ``ref`` only if nobody wrote it since ``update_time`` (else leave it)."""
+        from google.api_core import exceptions as gexc
+
+        option = self.client.write_option(last_update_time=update_time)
+        # FailedPrecondition / NotFound: written or deleted by someone else meanwhile.
+        with contextlib.suppress(gexc.FailedPrecondition, gexc.NotFound):
+            ref.delete(option=option, timeout=self.timeout())
 
 
-def delete_if_unchanged(ref: Any, update_time: Any) -> None:
-    """Delete ``ref`` only if nobody wrote it since ``update_time`` (else leave it)."""
-    from google.api_core import exceptions as gexc
+def connect(project_id: str, timeout_seconds: float) -> Client:
+    """A new client for ``project_id`` (the emulator when ``FIRESTORE_EMULATOR_HOST`` is
+    set) whose RPCs, retries included, end within ``timeout_seconds``."""
+    from google.cloud import firestore
 
-    option = get_client().write_option(last_update_time=update_time)
-    # FailedPrecondition / NotFound: written or deleted by someone else meanwhile.
-    with contextlib.suppress(gexc.FailedPrecondition, gexc.NotFound):
-        ref.delete(option=option, timeout=timeout())
-
-
-def timeout() -> float:
-    """Timeout of every Firestore RPC, in seconds (below the function's timeout)."""
-    return float(get_settings().firestore_timeout_seconds)
+    client = firestore.Client(project=project_id)
+    _with_default_timeout(client, timeout_seconds)
+    return client
 
 
 class _DefaultTimeout:

@@ -12,6 +12,7 @@ import json
 from datetime import UTC, datetime
 
 from core.errors import InvalidCursor
+from core.fields import MAX_CURSOR_LENGTH
 from store.ids import is_document_id
 
 
@@ -23,7 +24,7 @@ def encode(when: datetime, doc_id: str) -> str:
 def decode(cursor: str) -> tuple[datetime, str]:
     """Raises: InvalidCursor for anything ``encode`` did not produce."""
     try:
-        if len(cursor) > 200:
+        if len(cursor) > MAX_CURSOR_LENGTH:
             raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
         when_text, doc_id = json.loads(base64.urlsafe_b64decode(padded.encode("ascii")))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from auth.policy import ProjectAccess
+from auth import ProjectAccess
 
 
 def as_datetime(value: Any) -> datetime:

@@ -1,4 +1,6 @@
-"""The ``projects`` collection.
+"""The ``projects`` collection: ``ProjectStore``, what the services need of it, and
+``FirestoreProjects``, the store itself (``store.memory.MemoryProjects`` is the
+in-memory one the unit tests use).
 
 Stored fields are the wire fields plus ``members`` (owner + editors + viewers),
 which lets one ``array-contains`` query list everything a user may read by
@@ -8,11 +10,11 @@ relation, and lets ``firestore.rules`` test membership cheaply.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import NotFound
 from store import cursors
-from store.client import get_client, timeout
+from store.client import Firestore
 from store.documents import read_modify_write
 from store.errors import translated
 from store.ids import is_document_id
@@ -22,40 +24,97 @@ if TYPE_CHECKING:
     from google.cloud.firestore import CollectionReference, DocumentReference, Query
 
 COLLECTION = "projects"
-#: Fresh transactions tried, with back-off, before contention becomes 409 ``busy``: for
-#: writes whose invariant spans documents (a one-document write needs no transaction
-#: and uses ``store.documents.ATTEMPTS``).
+#: Fresh transactions tried, with back-off, before contention becomes 409 ``busy``
+#: (multi-document transactions: a task and its project).
 CONTENTION_ROUNDS = 4
 
 #: A change computes the new state from the current one (pure; it may be retried),
-#: returns ``None`` to delete, or raises an ``ApiError`` to abort without writing
-#: (returning the very project it was given writes nothing).
+#: returns ``None`` to delete, or raises an ``ApiError`` to abort without writing.
 Change = Callable[[Project], "Project | None"]
 
 
-def new_id() -> str:
-    """A fresh server-generated project ID (Firestore auto-ID)."""
-    doc_id: str = _collection().document().id
-    return doc_id
+class ProjectStore(Protocol):
+    """Where projects live. Every method raises ``Unavailable`` when the store cannot be
+    reached; IDs the server could not have generated are ``NotFound``, never looked up."""
+
+    def new_id(self) -> str:
+        """A fresh server-generated project ID."""
+        ...
+
+    def create(self, project: Project) -> Project:
+        """Store a new project (one write)."""
+        ...
+
+    def get(self, project_id: str) -> Project:
+        """Raises: NotFound."""
+        ...
+
+    def apply(self, project_id: str, change: Change) -> tuple[Project, Project | None]:
+        """Read, change and write one project atomically (see ``apply`` below).
+
+        Returns:
+            (the state the change saw, the new state or ``None`` if deleted).
+
+        Raises:
+            NotFound: no such project (nothing written).
+            ApiError: whatever ``change`` raised (nothing written).
+            Busy: contention outlasted the retries.
+        """
+        ...
+
+    def list_for_member(self, uid: str, *, limit: int, cursor: str | None) -> Page[Project]:
+        """Projects ``uid`` owns or shares, newest first. Raises: InvalidCursor."""
+        ...
+
+    def list_by_owner(self, owner_id: str, *, limit: int, cursor: str | None) -> Page[Project]:
+        """Projects owned by ``owner_id``, newest first. Raises: InvalidCursor."""
+        ...
 
 
-def create(project: Project) -> Project:
-    """Store a new project; one commit. Raises: Unavailable."""
-    with translated():
-        _ref(project.id).create(to_document(project), timeout=timeout())
-    return project
+class FirestoreProjects(ProjectStore):
+    """``ProjectStore`` on the ``projects`` collection."""
+
+    def __init__(self, db: Firestore) -> None:
+        self._db = db
+
+    def new_id(self) -> str:
+        """A fresh server-generated project ID (Firestore auto-ID)."""
+        doc_id: str = _collection(self._db).document().id
+        return doc_id
+
+    def create(self, project: Project) -> Project:
+        """Store a new project; one commit. Raises: Unavailable."""
+        with translated():
+            _ref(self._db, project.id).create(to_document(project), timeout=self._db.timeout())
+        return project
+
+    def get(self, project_id: str) -> Project:
+        """Raises: NotFound (also for IDs that cannot exist), Unavailable."""
+        with translated():
+            snapshot = _ref(self._db, project_id).get(timeout=self._db.timeout())
+        if not snapshot.exists:
+            raise NotFound()
+        return from_document(snapshot.id, snapshot.to_dict() or {})
+
+    def apply(self, project_id: str, change: Change) -> tuple[Project, Project | None]:
+        return apply(self._db, project_id, change)
+
+    def list_for_member(self, uid: str, *, limit: int, cursor: str | None) -> Page[Project]:
+        """Projects ``uid`` owns or shares, newest first: one query."""
+        from google.cloud.firestore import FieldFilter
+
+        query = _collection(self._db).where(filter=FieldFilter("members", "array_contains", uid))
+        return _page(self._db, query, limit=limit, cursor=cursor)
+
+    def list_by_owner(self, owner_id: str, *, limit: int, cursor: str | None) -> Page[Project]:
+        """Projects owned by ``owner_id``, newest first: one query."""
+        from google.cloud.firestore import FieldFilter
+
+        query = _collection(self._db).where(filter=FieldFilter("ownerId", "==", owner_id))
+        return _page(self._db, query, limit=limit, cursor=cursor)
 
 
-def get(project_id: str) -> Project:
-    """Raises: NotFound (also for IDs that cannot exist), Unavailable."""
-    with translated():
-        snapshot = _ref(project_id).get(timeout=timeout())
-    if not snapshot.exists:
-        raise NotFound()
-    return from_document(snapshot.id, snapshot.to_dict() or {})
-
-
-def apply(project_id: str, change: Change) -> tuple[Project, Project | None]:
+def apply(db: Firestore, project_id: str, change: Change) -> tuple[Project, Project | None]:
     """Read, change and write one project: one read and one conditional commit.
 
     The commit holds only if nobody wrote the project since the read; otherwise the
@@ -71,7 +130,7 @@ def apply(project_id: str, change: Change) -> tuple[Project, Project | None]:
         Busy: other writers kept changing the project for every round.
         Unavailable: Firestore could not be reached.
     """
-    ref = _ref(project_id)
+    ref = _ref(db, project_id)
 
     def existing(current: Project | None) -> Project | None:
         if current is None:
@@ -79,34 +138,18 @@ def apply(project_id: str, change: Change) -> tuple[Project, Project | None]:
         return change(current)
 
     outcome = read_modify_write(
-        get_client(),
+        db.client,
         ref,
         decode=from_document,
         encode=to_document,
         change=existing,
-        timeout=timeout(),
+        timeout=db.timeout(),
     )
     assert outcome.before is not None  # ``existing`` raised otherwise
     return outcome.before, outcome.after
 
 
-def list_for_member(uid: str, *, limit: int, cursor: str | None) -> Page[Project]:
-    """Projects ``uid`` owns or shares, newest first: one query."""
-    from google.cloud.firestore import FieldFilter
-
-    query = _collection().where(filter=FieldFilter("members", "array_contains", uid))
-    return _page(query, limit=limit, cursor=cursor)
-
-
-def list_by_owner(owner_id: str, *, limit: int, cursor: str | None) -> Page[Project]:
-    """Projects owned by ``owner_id``, newest first: one query."""
-    from google.cloud.firestore import FieldFilter
-
-    query = _collection().where(filter=FieldFilter("ownerId", "==", owner_id))
-    return _page(query, limit=limit, cursor=cursor)
-
-
-def _page(query: Query, *, limit: int, cursor: str | None) -> Page[Project]:
+def _page(db: Firestore, query: Query, *, limit: int, cursor: str | None) -> Page[Project]:
     from google.cloud import firestore
 
     descending = firestore.Query.DESCENDING
@@ -117,7 +160,7 @@ def _page(query: Query, *, limit: int, cursor: str | None) -> Page[Project]:
         created_at, doc_id = cursors.decode(cursor)
         ordered = ordered.start_after({"createdAt": created_at, "__name__": doc_id})
     with translated():
-        snapshots = list(ordered.limit(limit + 1).stream(timeout=timeout()))
+        snapshots = list(ordered.limit(limit + 1).stream(timeout=db.timeout()))
     items = [from_document(s.id, s.to_dict() or {}) for s in snapshots[:limit]]
     next_cursor = None
     if len(snapshots) > limit:
@@ -154,17 +197,17 @@ def from_document(doc_id: str, data: dict[str, Any]) -> Project:
     )
 
 
-def _collection() -> CollectionReference:
-    return get_client().collection(COLLECTION)
+def _collection(db: Firestore) -> CollectionReference:
+    return db.collection(COLLECTION)
 
 
-def ref(project_id: str) -> DocumentReference:
+def ref(db: Firestore, project_id: str) -> DocumentReference:
     """The project's document (also the parent of its tasks). Raises: NotFound for a bad ID."""
-    return _ref(project_id)
+    return _ref(db, project_id)
 
 
-def _ref(project_id: str) -> DocumentReference:
+def _ref(db: Firestore, project_id: str) -> DocumentReference:
     if not is_document_id(project_id):
         # Callers validate first; this keeps the promise even if one forgets.
         raise NotFound()
-    return _collection().document(project_id)
+    return _collection(db).document(project_id)

@@ -16,12 +16,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import Busy, NotFound
 from store import cursors
 from store import projects as project_store
-from store.client import get_client, timeout
+from store.client import Firestore
 from store.errors import translated
 from store.ids import is_document_id
 from store.models import Page, Project, Task, as_datetime
@@ -48,132 +48,162 @@ class TaskFilter:
 TaskChange = Callable[[Project, "Task | None"], "Task | None"]
 
 
-def new_id(project_id: str) -> str:
-    doc_id: str = _collection(project_id).document().id
-    return doc_id
+class TaskStore(Protocol):
+    """Where tasks live (under their project); what ``TaskService`` needs."""
+
+    def new_id(self, project_id: str) -> str: ...
+
+    def get(self, project_id: str, task_id: str) -> tuple[Project, Task | None]: ...
+
+    def apply(self, project_id: str, task_id: str, change: TaskChange) -> Task | None: ...
+
+    def list_page(
+        self, project_id: str, *, where: TaskFilter, limit: int, cursor: str | None
+    ) -> Page[Task]: ...
+
+    def delete_all(self, project_id: str) -> int: ...
 
 
-def get(project_id: str, task_id: str) -> tuple[Project, Task | None]:
-    """The project and the task, in one batchGet. Raises: NotFound (no project)."""
-    project_ref, task_ref = project_store.ref(project_id), _ref(project_id, task_id)
-    with translated():
-        snapshots = {
-            s.reference.path: s
-            for s in get_client().get_all([project_ref, task_ref], timeout=timeout())
-        }
-    project_snapshot = snapshots.get(project_ref.path)
-    if project_snapshot is None or not project_snapshot.exists:
-        raise NotFound()
-    project = project_store.from_document(project_snapshot.id, project_snapshot.to_dict() or {})
-    task_snapshot = snapshots.get(task_ref.path)
-    if task_snapshot is None or not task_snapshot.exists:
-        return project, None
-    return project, from_document(project_id, task_snapshot.id, task_snapshot.to_dict() or {})
+class FirestoreTasks(TaskStore):
+    """``TaskStore`` on the ``projects/{projectId}/tasks`` subcollections."""
 
+    def __init__(self, db: Firestore) -> None:
+        self._db = db
 
-def apply(project_id: str, task_id: str, change: TaskChange) -> Task | None:
-    """Read the project and the task, change the task, write it: one transaction.
+    def new_id(self, project_id: str) -> str:
+        doc_id: str = _collection(self._db, project_id).document().id
+        return doc_id
 
-    Returns:
-        The new task, or ``None`` when the change deleted it.
-
-    Raises:
-        NotFound: no such project (nothing written).
-        ApiError: whatever ``change`` raised (nothing written).
-        Busy: contention outlasted the retries. Unavailable: Firestore unreachable.
-    """
-    from google.cloud import firestore
-
-    client = get_client()
-    project_ref, task_ref = project_store.ref(project_id), _ref(project_id, task_id)
-
-    @firestore.transactional
-    def run(transaction: Transaction) -> Task | None:
-        snapshots = {
-            s.reference.path: s
-            for s in transaction.get_all([project_ref, task_ref], timeout=timeout())
-        }
+    def get(self, project_id: str, task_id: str) -> tuple[Project, Task | None]:
+        """The project and the task, in one batchGet. Raises: NotFound (no project)."""
+        project_ref, task_ref = (
+            project_store.ref(self._db, project_id),
+            _ref(self._db, project_id, task_id),
+        )
+        with translated():
+            snapshots = {
+                s.reference.path: s
+                for s in self._db.client.get_all(
+                    [project_ref, task_ref], timeout=self._db.timeout()
+                )
+            }
         project_snapshot = snapshots.get(project_ref.path)
         if project_snapshot is None or not project_snapshot.exists:
             raise NotFound()
-        project = project_store.from_document(project_id, project_snapshot.to_dict() or {})
+        project = project_store.from_document(project_snapshot.id, project_snapshot.to_dict() or {})
         task_snapshot = snapshots.get(task_ref.path)
-        current = (
-            from_document(project_id, task_id, task_snapshot.to_dict() or {})
-            if task_snapshot is not None and task_snapshot.exists
-            else None
+        if task_snapshot is None or not task_snapshot.exists:
+            return project, None
+        return project, from_document(project_id, task_snapshot.id, task_snapshot.to_dict() or {})
+
+    def apply(self, project_id: str, task_id: str, change: TaskChange) -> Task | None:
+        """Read the project and the task, change the task, write it: one transaction.
+
+        Returns:
+            The new task, or ``None`` when the change deleted it.
+
+        Raises:
+            NotFound: no such project (nothing written).
+            ApiError: whatever ``change`` raised (nothing written).
+            Busy: contention outlasted the retries. Unavailable: Firestore unreachable.
+        """
+        from google.cloud import firestore
+
+        client = self._db.client
+        project_ref, task_ref = (
+            project_store.ref(self._db, project_id),
+            _ref(self._db, project_id, task_id),
         )
-        updated = change(project, current)
-        if updated is None:
-            if current is not None:
-                transaction.delete(task_ref)
-        else:
-            transaction.set(task_ref, to_document(updated))
-        return updated
 
-    for attempt in range(CONTENTION_ROUNDS):
-        try:
-            with translated():
-                result: Task | None = run(client.transaction())
-            return result
-        except Busy:
-            if attempt == CONTENTION_ROUNDS - 1:
-                raise
-            time.sleep(random.uniform(0.02, 0.1) * 2**attempt)  # noqa: S311 - jitter
-    raise AssertionError("unreachable")
+        @firestore.transactional
+        def run(transaction: Transaction) -> Task | None:
+            snapshots = {
+                s.reference.path: s
+                for s in transaction.get_all([project_ref, task_ref], timeout=self._db.timeout())
+            }
+            project_snapshot = snapshots.get(project_ref.path)
+            if project_snapshot is None or not project_snapshot.exists:
+                raise NotFound()
+            project = project_store.from_document(project_id, project_snapshot.to_dict() or {})
+            task_snapshot = snapshots.get(task_ref.path)
+            current = (
+                from_document(project_id, task_id, task_snapshot.to_dict() or {})
+                if task_snapshot is not None and task_snapshot.exists
+                else None
+            )
+            updated = change(project, current)
+            if updated is None:
+                if current is not None:
+                    transaction.delete(task_ref)
+            else:
+                transaction.set(task_ref, to_document(updated))
+            return updated
 
+        for attempt in range(CONTENTION_ROUNDS):
+            try:
+                with translated():
+                    result: Task | None = run(client.transaction())
+                return result
+            except Busy:
+                if attempt == CONTENTION_ROUNDS - 1:
+                    raise
+                time.sleep(random.uniform(0.02, 0.1) * 2**attempt)  # noqa: S311 - jitter
+        raise AssertionError("unreachable")
 
-def list_page(project_id: str, *, where: TaskFilter, limit: int, cursor: str | None) -> Page[Task]:
-    """One page of a project's tasks, newest first: one query."""
-    from google.cloud import firestore
-    from google.cloud.firestore import FieldFilter
+    def list_page(
+        self, project_id: str, *, where: TaskFilter, limit: int, cursor: str | None
+    ) -> Page[Task]:
+        """One page of a project's tasks, newest first: one query."""
+        from google.cloud import firestore
+        from google.cloud.firestore import FieldFilter
 
-    query: Any = _collection(project_id)
-    if where.done is not None:
-        query = query.where(filter=FieldFilter("done", "==", where.done))
-    if where.assignee_id is not None:
-        query = query.where(filter=FieldFilter("assigneeId", "==", where.assignee_id))
-    descending = firestore.Query.DESCENDING
-    ordered = query.order_by("createdAt", direction=descending).order_by(
-        "__name__", direction=descending
-    )
-    if cursor is not None:
-        created_at, doc_id = cursors.decode(cursor)
-        ordered = ordered.start_after(
-            {"createdAt": created_at, "__name__": _ref(project_id, doc_id)}
+        query: Any = _collection(self._db, project_id)
+        if where.done is not None:
+            query = query.where(filter=FieldFilter("done", "==", where.done))
+        if where.assignee_id is not None:
+            query = query.where(filter=FieldFilter("assigneeId", "==", where.assignee_id))
+        descending = firestore.Query.DESCENDING
+        ordered = query.order_by("createdAt", direction=descending).order_by(
+            "__name__", direction=descending
         )
-    with translated():
-        snapshots = list(ordered.limit(limit + 1).stream(timeout=timeout()))
-    items = [from_document(project_id, s.id, s.to_dict() or {}) for s in snapshots[:limit]]
-    next_cursor = None
-    if len(snapshots) > limit:
-        last = items[-1]
-        next_cursor = cursors.encode(last.created_at, last.id)
-    return Page(items=items, next_cursor=next_cursor)
-
-
-def delete_all(project_id: str) -> int:
-    """Delete every task of a project in bounded batches; returns how many.
-
-    Called after the project itself is gone: from then on no task is readable (the
-    API reads the project first; the rules' ``get()`` of the project fails), so a
-    crash half-way leaves only unreadable documents, which a later call removes.
-    """
-    deleted = 0
-    collection = _collection(project_id)
-    while True:
+        if cursor is not None:
+            created_at, doc_id = cursors.decode(cursor)
+            ordered = ordered.start_after(
+                {"createdAt": created_at, "__name__": _ref(self._db, project_id, doc_id)}
+            )
         with translated():
-            refs = [
-                s.reference
-                for s in collection.limit(DELETE_BATCH).select([]).stream(timeout=timeout())
-            ]
-            if not refs:
-                return deleted
-            batch = get_client().batch()
-            for ref in refs:
-                batch.delete(ref)
-            batch.commit(timeout=timeout())
-        deleted += len(refs)
+            snapshots = list(ordered.limit(limit + 1).stream(timeout=self._db.timeout()))
+        items = [from_document(project_id, s.id, s.to_dict() or {}) for s in snapshots[:limit]]
+        next_cursor = None
+        if len(snapshots) > limit:
+            last = items[-1]
+            next_cursor = cursors.encode(last.created_at, last.id)
+        return Page(items=items, next_cursor=next_cursor)
+
+    def delete_all(self, project_id: str) -> int:
+        """Delete every task of a project in bounded batches; returns how many.
+
+        Called after the project itself is gone: from then on no task is readable (the
+        API reads the project first; the rules' ``get()`` of the project fails), so a
+        crash half-way leaves only unreadable documents, which a later call removes.
+        """
+        deleted = 0
+        collection = _collection(self._db, project_id)
+        while True:
+            with translated():
+                refs = [
+                    s.reference
+                    for s in collection.limit(DELETE_BATCH)
+                    .select([])
+                    .stream(timeout=self._db.timeout())
+                ]
+                if not refs:
+                    return deleted
+                batch = self._db.client.batch()
+                for ref in refs:
+                    batch.delete(ref)
+                batch.commit(timeout=self._db.timeout())
+            deleted += len(refs)
 
 
 def to_document(task: Task) -> dict[str, Any]:
@@ -206,12 +236,12 @@ def from_document(project_id: str, doc_id: str, data: dict[str, Any]) -> Task:
     )
 
 
-def _collection(project_id: str) -> CollectionReference:
-    collection: CollectionReference = project_store.ref(project_id).collection(COLLECTION)
+def _collection(db: Firestore, project_id: str) -> CollectionReference:
+    collection: CollectionReference = project_store.ref(db, project_id).collection(COLLECTION)
     return collection
 
 
-def _ref(project_id: str, task_id: str) -> DocumentReference:
+def _ref(db: Firestore, project_id: str, task_id: str) -> DocumentReference:
     if not is_document_id(task_id):
         raise NotFound()
-    return _collection(project_id).document(task_id)
+    return _collection(db, project_id).document(task_id)

@@ -1,4 +1,5 @@
-"""The deployed route table, read from ``handlers.FUNCTIONS`` (the one source of routes).
+"""The deployed route table, read from ``handlers.FUNCTIONS`` (the endpoints the views
+declare: the one source of routes).
 
 Used by the deploy and gateway tools so that what is deployed, and what the API
 gateway lets through, can never drift from what the handlers serve.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from handlers.http import Function, Route
 
@@ -33,12 +35,11 @@ class PathParam:
 
 @dataclass(frozen=True)
 class Operation:
-    """One method of a route and the view that serves it."""
+    """One method of a route, as its endpoint declares it."""
 
     method: str
-    #: The view's name: unique across the API, as in the OpenAPI 3 document (openapi.json).
+    #: Unique across the API, as in the OpenAPI 3 document (openapi.json).
     operation_id: str
-    #: The first line of the view's docstring, or ``""``.
     summary: str
 
 
@@ -60,43 +61,42 @@ class RouteSpec:
         return tuple(operation.method for operation in self.operations)
 
 
-def function_names(functions: Iterable[Function] | None = None) -> tuple[str, ...]:
+def function_names(functions: Iterable[Function[Any]] | None = None) -> tuple[str, ...]:
     """The names of the deployable functions (``handlers.FUNCTIONS``), in declaration order."""
     return tuple(f.name for f in _functions(functions))
 
 
-def route_specs(functions: Iterable[Function] | None = None) -> list[RouteSpec]:
+def route_specs(functions: Iterable[Function[Any]] | None = None) -> list[RouteSpec]:
     """Every route of every function, in declaration order.
 
     Raises:
-        RouteError: a pattern uses a converter that spans segments, two functions
-            declare the same path, or two routes share a view (operation ids must be unique).
+        RouteError: a pattern uses a converter that spans segments, two functions have
+            the same name, or two endpoints the same operation id.
     """
     specs: list[RouteSpec] = []
-    owners: dict[str, str] = {}
+    names: set[str] = set()
     operation_ids: dict[str, str] = {}
     for function in _functions(functions):
+        # Paths are under the function's name (``Function.endpoint`` checks), so unique
+        # names mean a gateway can send every path to exactly one function.
+        if function.name in names:
+            raise RouteError(f"two functions are named {function.name!r}")
+        names.add(function.name)
         for route in function.routes:
             spec = _spec(function.name, route)
-            owner = owners.setdefault(spec.path, function.name)
-            if owner != function.name:
-                raise RouteError(
-                    f"path {spec.path} is declared by both {owner!r} and {function.name!r}; "
-                    "a gateway can send a path to only one function"
-                )
             for operation in spec.operations:
                 where = f"{operation.method} {spec.path}"
                 first = operation_ids.setdefault(operation.operation_id, where)
                 if first != where:
                     raise RouteError(
-                        f"the view {operation.operation_id!r} serves both {first} and {where}; "
-                        "operation ids (view names) must be unique"
+                        f"the operation id {operation.operation_id!r} is declared by both "
+                        f"{first} and {where}; operation ids must be unique"
                     )
             specs.append(spec)
     return specs
 
 
-def _functions(functions: Iterable[Function] | None) -> Sequence[Function]:
+def _functions(functions: Iterable[Function[Any]] | None) -> Sequence[Function[Any]]:
     if functions is None:
         from handlers import FUNCTIONS
 
@@ -124,12 +124,7 @@ def _spec(function: str, route: Route) -> RouteSpec:
         path=path,
         params=tuple(params),
         operations=tuple(
-            Operation(method.upper(), view.__name__, _summary(view))
-            for method, view in sorted(route.views.items(), key=lambda item: item[0].upper())
+            Operation(method, endpoint.operation_id, endpoint.summary)
+            for method, endpoint in sorted(route.endpoints.items())
         ),
     )
-
-
-def _summary(view: object) -> str:
-    doc = (getattr(view, "__doc__", None) or "").strip()
-    return doc.splitlines()[0].strip() if doc else ""

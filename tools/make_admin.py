@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from auth.principal import Role
+from auth import Role
 from services.roles import BOOTSTRAP_ACTOR
 from tools.admin import cli
 

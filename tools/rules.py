@@ -18,11 +18,8 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from auth.conditions import RulesScope
-from auth.declaration import BOOKKEEPING_FIELDS, Grant, Op, Resource
-from auth.principal import Role
-from auth.resources import RESOURCES
-from core.fields import DOCUMENT_ID_PATTERN
+from auth import BOOKKEEPING_FIELDS, RESOURCES, Grant, Op, Resource, Role, RulesScope
+from core.fields import DOCUMENT_ID
 
 HEADER = """\
 rules_version = '2';
@@ -43,6 +40,8 @@ rules_version = '2';
 """
 
 SCOPE = RulesScope(parent="parent")
+#: Server-generated document IDs (``core.fields.DOCUMENT_ID``), anchored.
+ID_PATTERN = DOCUMENT_ID.json_pattern or ""
 
 
 def render() -> str:
@@ -143,9 +142,7 @@ def _op_condition(resource: Resource, op: Op) -> str:
     nested = resource.parent is not None
     call = "(parent)" if nested else "()"
     if op is Op.CREATE:
-        ids = " && ".join(
-            f"{var}.matches({_regex(DOCUMENT_ID_PATTERN)})" for var in _id_vars(resource)
-        )
+        ids = " && ".join(f"{var}.matches({_regex(ID_PATTERN)})" for var in _id_vars(resource))
         return (
             f"{ids}\n  && hasShape(request.resource.data) && keepsInvariants{call}\n"
             "  && request.resource.data.version == 1\n"

@@ -25,11 +25,13 @@ _ready: list[bool] = []
 def _user_backend() -> None:
     from firebase_admin import auth
 
-    from auth.firebase_app import get_app
+    from auth import firebase_app
+    from core.settings import Settings
 
     os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = os.environ["BENCH_USER_BACKEND"]
     try:
-        auth._get_client(get_app())
+        # The backend's firebase-admin app (the default one), which main.me uses too.
+        auth._get_client(firebase_app(Settings.from_env()))
     finally:
         del os.environ["FIREBASE_AUTH_EMULATOR_HOST"]
 

@@ -20,11 +20,12 @@ from typing import Any
 
 import pytest
 
-from core.settings import AppCheckMode, get_settings
+from app import build_container
+from core.settings import AppCheckMode, Settings
+from handlers import entry_point
 from handlers import http as http_module
-from services import context
-from services.app_check import AppCheckGate
 from store import app_check as ledger
+from tests.entry_points import flask_app
 from tests.integration.api import Api, error_code
 from tests.integration.emulator import (
     AuthEmulator,
@@ -47,21 +48,37 @@ def jwks_server() -> Iterator[CertServer]:
         yield server
 
 
+@dataclasses.dataclass
+class Backend:
+    """The whole backend (``local``), rebuilt from other settings by ``app_check``."""
+
+    serve: Callable[[Any], Any]
+
+
 @pytest.fixture
-def app_check(monkeypatch: pytest.MonkeyPatch, jwks_server: CertServer) -> SetMode:
-    """Switch the running backend to an App Check mode, with the local key set."""
+def backend() -> Backend:
+    return Backend(entry_point("local", build_container()))
+
+
+@pytest.fixture
+def api(backend: Backend) -> Api:
+    """This module's API: the backend of ``backend`` (switched by ``app_check``)."""
+    return Api(flask_app(lambda request: backend.serve(request)).test_client())
+
+
+@pytest.fixture
+def app_check(backend: Backend, jwks_server: CertServer) -> SetMode:
+    """Serve with a backend in an App Check mode, with the local key set."""
 
     def set_mode(mode: AppCheckMode) -> None:
         settings = dataclasses.replace(
-            get_settings(),
+            Settings.from_env(),
             app_check=mode,
             project_number=forge.PROJECT_NUMBER,
             app_check_jwks_url=jwks_server.url,
         )
         settings.check_safety()  # a local key set is accepted with the demo- project
-        gate = AppCheckGate.from_settings(settings)
-        monkeypatch.setattr(http_module, "get_settings", lambda: settings)
-        monkeypatch.setattr(context, "app_check", lambda: gate)
+        backend.serve = entry_point("local", build_container(settings))
 
     return set_mode
 
@@ -209,7 +226,7 @@ def test_a_spent_token_is_recorded_by_a_hash_with_its_expiry(
     replay_id = hashlib.sha256(f"jti:{claims['jti']}".encode()).hexdigest()
     assert list(records) == [replay_id]
     record = records[replay_id]
-    skew = get_settings().clock_skew_seconds
+    skew = Settings.from_env().clock_skew_seconds
     assert record["appId"] == forge.APP_ID
     assert record["expiresAt"] == datetime.fromtimestamp(claims["exp"] + skew, UTC)
     assert isinstance(record["consumedAt"], datetime)

@@ -4,18 +4,17 @@ is half-applied."""
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 
 import firebase_admin
 import pytest
 from flask.testing import FlaskClient
 
-from auth.directory import UserDirectory
-from auth.identity import Authenticator
-from auth.sessions import SessionChecker
-from core.settings import Settings, get_settings
-from services import context
-from store import client as store_client
+from app import build_container
+from core.settings import Settings
+from store.client import Firestore, connect
+from tests.entry_points import serving
 from tests.integration.api import Api, error_code
 from tests.integration.emulator import FirestoreEmulator, MakeUser
 from tests.integration.faults import CuttableProxy
@@ -31,29 +30,31 @@ def _emulator_address() -> tuple[str, int]:
     return host, int(port)
 
 
-@pytest.fixture
-def flaky_firestore(monkeypatch: pytest.MonkeyPatch) -> Iterator[CuttableProxy]:
-    """The backend's Firestore client goes through a proxy the test can cut."""
-    from google.cloud import firestore
+def backend_through(proxy: CuttableProxy, monkeypatch: pytest.MonkeyPatch) -> Api:
+    """A fresh instance of the backend whose Firestore client goes through ``proxy``."""
+    settings = Settings.from_env()
+    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", proxy.address)  # read by the client
+    client = connect(settings.project_id, FAST_TIMEOUT)
+    firestore = Firestore(settings.project_id, timeout_seconds=FAST_TIMEOUT, client=client)
+    container = build_container(settings, firestore=firestore)
+    return Api(serving("local", container).test_client())
 
+
+@pytest.fixture
+def flaky_firestore() -> Iterator[CuttableProxy]:
+    """A line to the Firestore emulator that the test can cut."""
     proxy = CuttableProxy(*_emulator_address())
-    fast = Settings.from_env({**os.environ, "FIRESTORE_TIMEOUT_SECONDS": str(FAST_TIMEOUT)})
-    monkeypatch.setattr(store_client, "get_settings", lambda: fast)
-    monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", proxy.address)
-    client = firestore.Client(project=get_settings().project_id)
-    store_client._with_default_timeout(client, FAST_TIMEOUT)
-    monkeypatch.setattr(store_client, "_client", client)
     yield proxy
     proxy.close()
 
 
 def test_firestore_outage_is_503_and_leaves_data_whole(
-    api: Api,
     make_user: MakeUser,
     flaky_firestore: CuttableProxy,
     firestore_emulator: FirestoreEmulator,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    api = backend_through(flaky_firestore, monkeypatch)
     owner = make_user()
     project = api.create_project(owner, "before the outage")
     path = f"projects/{project['id']}"
@@ -80,9 +81,9 @@ def test_firestore_outage_is_503_and_leaves_data_whole(
     # the same request applies, once.
     with_proxy = CuttableProxy(*_emulator_address())
     try:
-        monkeypatch.setenv("FIRESTORE_EMULATOR_HOST", with_proxy.address)
-        monkeypatch.setattr(store_client, "_client", None)
-        response = api.call("PATCH", f"/{path}", owner, {"name": "after the outage"})
+        response = backend_through(with_proxy, monkeypatch).call(
+            "PATCH", f"/{path}", owner, {"name": "after the outage"}
+        )
         assert response.status_code == 200
         assert response.get_json()["version"] == 2
     finally:
@@ -90,36 +91,28 @@ def test_firestore_outage_is_503_and_leaves_data_whole(
 
 
 @pytest.fixture
-def unreachable_auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The Auth backend (user records) cannot be reached; token checks still run."""
-    import socket
-
+def unreachable_auth(monkeypatch: pytest.MonkeyPatch) -> Iterator[FlaskClient]:
+    """The backend, with an Auth backend (user records) that cannot be reached; token
+    checks still run."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         dead = f"127.0.0.1:{probe.getsockname()[1]}"  # closed again: nothing listens
     monkeypatch.setenv("FIREBASE_AUTH_EMULATOR_HOST", dead)
-    settings = get_settings()
+    settings = Settings.from_env()
     app = firebase_admin.initialize_app(
         options={"projectId": settings.project_id, "httpTimeout": 2}, name="unreachable-auth"
     )
-    directory = UserDirectory(app)
-    sessions = SessionChecker(directory, max_age_seconds=60, max_entries=100)
-    authenticator = Authenticator(settings, app, directory, sessions)
-    monkeypatch.setattr(context, "authenticator", lambda: authenticator)
-    monkeypatch.setattr(context, "directory", lambda: directory)
-    yield
+    container = build_container(settings, firebase_app=app)
+    yield serving("local", container).test_client()
     firebase_admin.delete_app(app)
 
 
 @pytest.mark.parametrize("roles", [None, ["admin"]], ids=["plain_user", "admin"])
 def test_auth_backend_unreachable_fails_closed(
-    client: FlaskClient,
-    make_user: MakeUser,
-    roles: list[str] | None,
-    request: pytest.FixtureRequest,
+    make_user: MakeUser, roles: list[str] | None, request: pytest.FixtureRequest
 ) -> None:
     user = make_user(roles=roles)  # made while the Auth emulator is still reachable
-    request.getfixturevalue("unreachable_auth")
+    client: FlaskClient = request.getfixturevalue("unreachable_auth")
     for path in ("/me", "/projects", "/admin/audit"):
         response = client.get(path, headers={"Authorization": f"Bearer {user.id_token}"})
         assert (response.status_code, error_code(response)) == (503, "auth_unavailable"), path

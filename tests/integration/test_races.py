@@ -4,6 +4,7 @@ serial order and never to a lost update or a stale authorization."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from werkzeug.test import TestResponse
 
+from app import build_container
 from auth.principal import Principal
 from core.errors import PreconditionFailed
 from services.project_changes import MemberRole
@@ -103,7 +105,7 @@ def service_with_a_write_in_between(write: Callable[[], None]) -> ProjectService
         write()
         return True
 
-    return ProjectService(require_verified_email=True, user_exists=user_exists)
+    return dataclasses.replace(build_container().projects, user_exists=user_exists)
 
 
 def as_principal(user: EmulatorUser) -> Principal:

@@ -19,6 +19,7 @@ import pytest
 from firebase_admin import _http_client
 from google.cloud.firestore_v1.services.firestore.client import FirestoreClient
 
+from app import build_container
 from store import projects
 from store.idempotency import fingerprint
 from store.models import Project
@@ -184,7 +185,7 @@ def test_a_write_that_lost_a_race_costs_one_more_read_and_commit(
         return dataclasses.replace(current, description="ours", version=current.version + 1)
 
     calls.reset()
-    before, after = projects.apply(pid, change)
+    before, after = projects.apply(build_container().firestore, pid, change)
     assert (before.name, after) == (
         "theirs",
         dataclasses.replace(before, description="ours", version=2),

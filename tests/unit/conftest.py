@@ -14,10 +14,25 @@ from google.auth.credentials import AnonymousCredentials
 
 from auth import app_check, keys
 from auth.keys import PublicKeys
+from auth.tokens import VerifiedTokens
 from tests.unit import app_check_forge, tokenforge
 from tests.unit.tokenforge import CertServer, SigningKey
 
 AppFactory = Callable[[str], firebase_admin.App]
+
+#: What an ``Authenticator`` keeps for its app, kept here for each app the fixtures make
+#: (by app name): its key store and the tokens it verified with them.
+_KEPT: dict[str, tuple[PublicKeys, VerifiedTokens]] = {}
+
+
+def key_store(app: firebase_admin.App) -> PublicKeys:
+    """The key store of an app made by ``make_production_app`` (one per app, as deployed)."""
+    return _KEPT[app.name][0]
+
+
+def verified_cache(app: firebase_admin.App) -> VerifiedTokens:
+    """The verified-token cache beside ``key_store(app)``."""
+    return _KEPT[app.name][1]
 
 
 @pytest.fixture(scope="session")
@@ -63,13 +78,16 @@ def make_production_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]
             f"got {verifier.cert_url}"
         )
         assert not client.emulated, "expected the production path, got the Auth emulator's"
-        # auth.keys reads the same URL when it creates the app's key store (lazily, on the
-        # first verification); create it now too, for the same reason.
-        assert keys.for_app(app).url == cert_url
+        # auth.keys reads the same URL when it creates a key store for the app; create the
+        # app's now too, for the same reason.
+        store = keys.for_app(app)
+        assert store.url == cert_url
+        _KEPT[app.name] = (store, VerifiedTokens())
         return app
 
     yield make
     for app in apps:
+        _KEPT.pop(app.name, None)
         firebase_admin.delete_app(app)
 
 

@@ -331,7 +331,7 @@ def test_importing_fetches_nothing(jwks_server: CertServer) -> None:
         import auth.app_check, services.app_check, handlers, main
         from core.settings import Settings
         from services.app_check import AppCheckGate
-        AppCheckGate.from_settings(Settings.from_env())
+        AppCheckGate.from_settings(Settings.from_env(), lambda: None)
         """
     )
     env = {

@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from flask import Flask, Request, Response
+from flask import Request, Response
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from app import build_container
 from auth.app_check import AppCheckToken, AppCheckVerifier
 from auth.keys import PublicKeys
 from auth.principal import Principal
@@ -24,17 +25,16 @@ from core.errors import Unavailable
 from core.settings import AppCheckMode, Settings
 from handlers import FUNCTIONS
 from handlers import http as http_module
+from handlers.endpoints import PUBLIC, SIGNED_IN
 from handlers.http import (
     APP_CHECK_HEADER,
     APP_CHECK_SINGLE_USE,
     CORS_REQUEST_HEADERS,
     Function,
-    authenticated,
-    route,
 )
 from handlers.responses import json_response
-from services import context
 from services.app_check import AppCheckGate
+from tests.entry_points import flask_app
 from tests.unit import app_check_forge as forge
 from tests.unit import tokenforge
 from tests.unit.tokenforge import CertServer
@@ -44,13 +44,22 @@ ORIGIN = "https://app.example.com"
 SPEND = "/things/spend"
 
 
-def ok_view(request: Request) -> Response:
+def ok_view(request: Request, needed: object) -> Response:
     return json_response({"ok": True})
 
 
-@authenticated()
-def signed_in_view(request: Request, principal: Principal) -> Response:
+def signed_in_view(request: Request, principal: Principal, needed: object) -> Response:
     return json_response({"uid": principal.uid})
+
+
+class NotCalled(AppCheckGate):
+    """With APP_CHECK=off the shell must not even look at the gate."""
+
+    def __init__(self) -> None:
+        super().__init__("off")
+
+    def check(self, values: typing.Sequence[str], *, consume: bool = False) -> None:
+        raise AssertionError("APP_CHECK=off must not check anything")
 
 
 @dataclass
@@ -95,16 +104,10 @@ def serve(
             project_number=forge.PROJECT_NUMBER,
             app_check_jwks_url=jwks_server.url,
         )
-        monkeypatch.setattr(http_module, "get_settings", lambda: settings)
         monkeypatch.setattr(http_module, "APP_CHECK_SINGLE_USE", frozenset({("POST", SPEND)}))
         ledger = MemoryLedger()
-        if mode == "off":
-
-            def not_called() -> AppCheckGate:
-                raise AssertionError("APP_CHECK=off must not check anything")
-
-            monkeypatch.setattr(context, "app_check", not_called)
-        else:
+        gate: AppCheckGate = NotCalled()
+        if mode != "off":
             verifier = AppCheckVerifier(
                 project_id=forge.PROJECT_ID,
                 project_number=forge.PROJECT_NUMBER,
@@ -112,31 +115,19 @@ def serve(
                 clock_skew_seconds=5,
             )
             gate = AppCheckGate(mode, verifier, ledger)
-            monkeypatch.setattr(context, "app_check", lambda: gate)
-        function = Function(
-            "things",
-            [
-                route("/things", get=ok_view),
-                route(SPEND, post=ok_view),
-                route("/things/mine", get=signed_in_view),
-            ],
-        )
-        app = Flask("app-check-test")
-        app.add_url_rule(
-            "/<path:path>",
-            "run",
-            lambda path: function(typing.cast(Request, _request())),
-            methods=["GET", "POST", "OPTIONS"],
-        )
+        function = Function("things", needs=lambda _: None)
+        for method, path, view, access in [
+            ("GET", "/things", ok_view, PUBLIC),
+            ("POST", SPEND, ok_view, PUBLIC),
+            ("GET", "/things/mine", signed_in_view, SIGNED_IN),
+        ]:
+            function.endpoint(
+                method, path, operation_id=f"op_{method}_{path}", summary="", access=access
+            )(view)
+        app = flask_app(function.bind(build_container(settings, app_check=gate)))
         return Backend(app.test_client(), ledger)
 
     return make
-
-
-def _request() -> Request:
-    from flask import request
-
-    return typing.cast(Request, request)
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> dict[str, Any]:
@@ -353,7 +344,7 @@ def test_single_use_operations_are_served() -> None:
         (method, r.pattern): function.name
         for function in FUNCTIONS
         for r in function.routes
-        for method in r.views
+        for method in r.endpoints
     }
     assert {
         ("POST", "/session"),

@@ -2,77 +2,57 @@
 
 from __future__ import annotations
 
-import typing
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
 from flask import Flask, Request, Response
 
+from app import Container, build_container
+from auth import check_origin
 from core.errors import CsrfRejected, InternalError, NotFound
 from core.settings import Settings
-from handlers import FUNCTIONS, local
-from handlers import http as http_module
-from handlers.http import Function, route
+from handlers import FUNCTIONS
+from handlers.endpoints import PUBLIC, SIGNED_IN, View
+from handlers.http import Function
 from handlers.responses import SECURITY_HEADERS, json_response
+from tests.entry_points import flask_app, serving
 
 ALLOWED_ORIGIN = "https://app.example.com"
-
-
-@pytest.fixture(autouse=True)
-def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
-    configured = Settings(project_id="demo-unit", cors_allowed_origins=(ALLOWED_ORIGIN,))
-    monkeypatch.setattr(http_module, "get_settings", lambda: configured)
-    return configured
-
-
-def ok_view(request: Request, **kwargs: str) -> Response:
-    return json_response({"ok": True, **kwargs})
-
-
-def boom(request: Request) -> Response:
-    raise RuntimeError("database password is hunter2")
-
-
-def internal(request: Request) -> Response:
-    raise InternalError("misconfigured: secret detail")
-
-
-def fresh_app(function: Function) -> Iterator[Flask]:
-    app = Flask("shell-test")
-    app.add_url_rule(
-        "/<path:path>",
-        "run",
-        lambda path: function(typing.cast(Request, _request())),
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
-    )
-    app.add_url_rule(
-        "/",
-        "root",
-        lambda: function(typing.cast(Request, _request())),
-        methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"],
-    )
-    yield app
-
-
-def _request() -> Request:
-    from flask import request
-
-    return typing.cast(Request, request)
+SETTINGS = Settings(project_id="demo-unit", cors_allowed_origins=(ALLOWED_ORIGIN,))
 
 
 @pytest.fixture
-def things() -> Iterator[Flask]:
-    function = Function(
-        "things",
-        [
-            route("/things", get=ok_view, post=ok_view),
-            route("/things/<thing_id>", get=ok_view, delete=ok_view),
-            route("/things/boom/now", get=boom),
-            route("/things/boom/internal", get=internal),
-        ],
-    )
-    yield from fresh_app(function)
+def container() -> Container:
+    return build_container(SETTINGS)
+
+
+def ok_view(request: Request, needed: object, **kwargs: str) -> Response:
+    return json_response({"ok": True, **kwargs})
+
+
+def boom(request: Request, needed: object) -> Response:
+    raise RuntimeError("database password is hunter2")
+
+
+def internal(request: Request, needed: object) -> Response:
+    raise InternalError("misconfigured: secret detail")
+
+
+def public(function: Function[None], method: str, path: str, view: View) -> None:
+    operation_id = f"op{len(function.endpoints)}"
+    function.endpoint(method, path, operation_id=operation_id, summary="", access=PUBLIC)(view)
+
+
+@pytest.fixture
+def things(container: Container) -> Flask:
+    function = Function("things", needs=lambda _: None)
+    public(function, "GET", "/things", ok_view)
+    public(function, "POST", "/things", ok_view)
+    public(function, "GET", "/things/<thing_id>", ok_view)
+    public(function, "DELETE", "/things/<thing_id>", ok_view)
+    public(function, "GET", "/things/boom/now", boom)
+    public(function, "GET", "/things/boom/internal", internal)
+    return flask_app(function.bind(container))
 
 
 @pytest.mark.parametrize(
@@ -191,6 +171,9 @@ def test_simple_request_from_an_allowed_origin_exposes_headers(things: Flask) ->
     assert "ETag" in response.headers["Access-Control-Expose-Headers"]
 
 
+# --- the real functions ------------------------------------------------------
+
+
 # flask-cors reads strings with regex characters as patterns anchored at the start
 # only; the shell hands it exact-match patterns, so no allowlist entry is ever a regex.
 EXACT_MATCH: list[tuple[str, str, bool]] = [
@@ -226,14 +209,14 @@ EXACT_MATCH: list[tuple[str, str, bool]] = [
     ],
 )
 def test_cors_allowlist_matches_exact_origins_only(
-    allowed: str, origin: str, matches: bool, monkeypatch: pytest.MonkeyPatch
+    allowed: str, origin: str, matches: bool
 ) -> None:
     """Settings built directly (not from the environment) skip its validation, so
     the shell must be safe on its own."""
     configured = Settings(project_id="demo-unit", cors_allowed_origins=(allowed,))
-    monkeypatch.setattr(http_module, "get_settings", lambda: configured)
-    [app] = fresh_app(Function("things", [route("/things", get=ok_view)]))
-    client = app.test_client()
+    function = Function("things", needs=lambda _: None)
+    public(function, "GET", "/things", ok_view)
+    client = flask_app(function.bind(build_container(configured))).test_client()
     for response in (
         client.get("/things", headers={"Origin": origin}),
         client.options(
@@ -297,43 +280,34 @@ ORIGIN_CASES: dict[str, OriginCase] = {
 
 
 @pytest.mark.parametrize("case", ORIGIN_CASES.values(), ids=ORIGIN_CASES.keys())
-def test_cookie_write_origin_check(case: OriginCase, monkeypatch: pytest.MonkeyPatch) -> None:
-    configured = Settings(
-        project_id="demo-unit",
-        cors_allowed_origins=(ALLOWED_ORIGIN,),
-        k_service="fn-abc" if case.deployed else None,
-    )
-    monkeypatch.setattr(http_module, "get_settings", lambda: configured)
+def test_cookie_write_origin_check(case: OriginCase) -> None:
     headers = {} if case.origin is None else {"Origin": case.origin}
     with Flask("origin-test").test_request_context(
         "/projects", method="POST", base_url=case.api, headers=headers
     ) as context:
         if case.allowed:
-            http_module._check_origin(context.request)
+            check_origin(context.request, (ALLOWED_ORIGIN,), deployed=case.deployed)
         else:
             with pytest.raises(CsrfRejected) as raised:
-                http_module._check_origin(context.request)
+                check_origin(context.request, (ALLOWED_ORIGIN,), deployed=case.deployed)
             assert (raised.value.status, raised.value.code) == (403, "csrf_rejected")
 
 
-# --- the real functions ------------------------------------------------------
-
-
 @pytest.fixture
-def backend() -> Flask:
-    app = Flask("backend-test")
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"]
-    app.add_url_rule("/<path:path>", "run", lambda path: local(_request()), methods=methods)
-    app.add_url_rule("/", "root", lambda: local(_request()), methods=methods)
-    return app
+def backend(container: Container) -> Flask:
+    return serving("local", container)
 
 
+PID = "AbCdEfGhIjKlMnOpQrSt"
 ROUTES = {
     "/me": "GET, HEAD, OPTIONS",
     "/me/revoke-sessions": "OPTIONS, POST",
     "/projects": "GET, HEAD, OPTIONS, POST",
     "/projects/AbCdEfGhIjKlMnOpQrSt": "DELETE, GET, HEAD, OPTIONS, PATCH",
+    "/projects/AbCdEfGhIjKlMnOpQrSt/members": "OPTIONS, POST",
     "/projects/AbCdEfGhIjKlMnOpQrSt/members/u1": "DELETE, OPTIONS, PUT",
+    "/projects/AbCdEfGhIjKlMnOpQrSt/tasks": "GET, HEAD, OPTIONS, POST",
+    f"/projects/{PID}/tasks/{PID}": "DELETE, GET, HEAD, OPTIONS, PATCH",
     "/projects/AbCdEfGhIjKlMnOpQrSt/transfer": "OPTIONS, POST",
     "/admin/users": "GET, HEAD, OPTIONS",
     "/admin/users/u1/roles": "GET, HEAD, OPTIONS, PUT",
@@ -383,3 +357,49 @@ def test_functions_are_me_projects_admin() -> None:
 
 def test_not_found_is_an_api_error() -> None:
     assert NotFound().status == 404
+
+
+# --- declarations ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "operation_id", "error"),
+    [
+        ("GET", "/things", "other", "declared twice"),
+        ("POST", "/things", "first", "operation id 'first' is declared twice"),
+        ("OPTIONS", "/things/x", "third", "expected a method"),
+        ("GET", "/elsewhere", "fourth", "expected a path under /things"),
+    ],
+    ids=["same_method_and_path", "same_operation_id", "unrouted_method", "outside_the_prefix"],
+)
+def test_endpoints_are_checked_when_declared(
+    method: str, path: str, operation_id: str, error: str
+) -> None:
+    function = Function("things", needs=lambda _: None)
+    function.endpoint("GET", "/things", operation_id="first", summary="", access=PUBLIC)(ok_view)
+    with pytest.raises(ValueError, match=error):
+        function.endpoint(method, path, operation_id=operation_id, summary="", access=SIGNED_IN)(
+            ok_view
+        )
+
+
+def test_signed_in_endpoints_refuse_requests_without_credentials(container: Container) -> None:
+    """The shell authenticates before the view runs (401: the view never called, and
+    nothing built that it or the authentication would need)."""
+    called: list[str] = []
+
+    def view(request: Request, principal: object, needed: object) -> Response:
+        called.append("view")
+        return json_response({})
+
+    def needs(container: Container) -> None:
+        called.append("needs")
+
+    function = Function("things", needs=needs)
+    function.endpoint("GET", "/things", operation_id="op", summary="", access=SIGNED_IN)(view)
+    app = flask_app(function.bind(container))
+    response = app.test_client().get("/things", headers={"Cookie": "token=not-read"})
+    assert (response.status_code, response.get_json()["error"]["code"]) == (401, "missing_token")
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert called == []
+    assert container.built == frozenset()

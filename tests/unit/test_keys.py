@@ -26,6 +26,7 @@ from auth import keys, tokens
 from auth.keys import KeyFetchError, PublicKeys, Response, cache_seconds, parse_certificates
 from core.errors import AuthUnavailable, InvalidToken
 from tests.unit import tokenforge as forge
+from tests.unit.conftest import key_store
 from tests.unit.tokenforge import CertServer
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -396,15 +397,16 @@ def test_many_threads_share_one_failure(cert_server: CertServer) -> None:
     cert_server.reset()
 
 
-def test_each_app_has_its_own_store_with_the_sdk_url(
+def test_a_store_takes_the_sdk_url_when_it_is_made(
     make_production_app: Callable[[str], firebase_admin.App], cert_server: CertServer
 ) -> None:
     first = make_production_app(cert_server.url)
     second = make_production_app(cert_server.url + "?second")
-    assert keys.for_app(first) is keys.for_app(first)
-    assert keys.for_app(first) is not keys.for_app(second)
-    assert keys.for_app(first).url == cert_server.url
-    assert keys.for_app(second).url == cert_server.url + "?second"
+    assert key_store(first).url == cert_server.url
+    assert key_store(second).url == cert_server.url + "?second"
+    # Made now, with the SDK's current URL; a new store each time (no registry behind it).
+    assert keys.for_app(first).url == cert_server.url + "?second"
+    assert keys.for_app(first) is not keys.for_app(first)
 
 
 # --- never at import -----------------------------------------------------------

@@ -15,14 +15,16 @@ from cryptography.hazmat.primitives import serialization
 
 from auth import keys, tokens
 from auth.keys import PublicKeys
-from auth.tokens import VerifiedTokens, verified_tokens
+from auth.tokens import VerifiedTokens
 from core.errors import InvalidToken, TokenExpired
 from tests.unit import tokenforge as forge
-from tests.unit.conftest import AppFactory
+from tests.unit.conftest import AppFactory, key_store, verified_cache
 from tests.unit.test_keys import FakeClock, ScriptedFetch, certificates, ok, store
 from tests.unit.tokenforge import CertServer
 
 SKEW = 5
+#: ``verify``'s default: the app's own key store and cache (``key_store``, ``verified_cache``).
+APPS_OWN = VerifiedTokens(max_entries=0)
 
 
 def verify(
@@ -31,15 +33,17 @@ def verify(
     *,
     now: float,
     public_keys: PublicKeys | None = None,
-    remember: bool = True,
+    cache: VerifiedTokens | None = APPS_OWN,
 ) -> dict[str, Any]:
+    """Verify with ``public_keys`` (default: the app's store) remembering in ``cache``
+    (default: the app's; ``None``: remember nothing)."""
     return tokens.verify_id_token(
         token,
         app=app,
         clock_skew_seconds=SKEW,
         clock=lambda: now,
-        keys=public_keys,
-        remember=remember,
+        keys=public_keys if public_keys is not None else key_store(app),
+        verified=verified_cache(app) if cache is APPS_OWN else cache,
     )
 
 
@@ -50,11 +54,11 @@ def test_a_token_presented_again_is_a_hit_with_fresh_claims(
     token = forge.mint(now=now)
     first = verify(token, production_app, now=now)
     first["roles"] = ["admin"]  # a caller mutating its claims must not affect the next one
-    cache = verified_tokens(keys.for_app(production_app))
+    cache = verified_cache(production_app)
     second = verify(token, production_app, now=now)
     assert cache.hits == 1
     assert "roles" not in second
-    assert second == verify(token, production_app, now=now, remember=False)
+    assert second == verify(token, production_app, now=now, cache=None)
     assert cache.hits == 1
 
 
@@ -74,7 +78,7 @@ def test_an_edited_token_is_never_a_hit(production_app: firebase_admin.App) -> N
     verify(token, production_app, now=now)
     with pytest.raises(InvalidToken):
         verify(forge.with_payload(token, {"roles": ["admin"]}), production_app, now=now)
-    assert verified_tokens(keys.for_app(production_app)).hits == 0
+    assert verified_cache(production_app).hits == 0
 
 
 def test_a_refresh_with_unchanged_certificates_keeps_the_cache() -> None:
@@ -82,20 +86,20 @@ def test_a_refresh_with_unchanged_certificates_keeps_the_cache() -> None:
     (and an unknown ``kid`` can cause one every 30 s)."""
     rotated = ok(certificates(forge.signing_key(), forge.rotated_key()))
     fetch, clock = ScriptedFetch([ok(), ok(), rotated]), FakeClock()
-    public_keys = store(fetch, clock)
+    public_keys, cache = store(fetch, clock), VerifiedTokens()
     now = time.time()
     token = forge.mint(now=now)
     app = _app_for(public_keys)
-    verify(token, app, now=now, public_keys=public_keys)
+    verify(token, app, now=now, public_keys=public_keys, cache=cache)
     key = public_keys.get(forge.DEFAULT_KID)
     clock.advance(3600)  # max-age passed: a refetch, same certificate
-    verify(token, app, now=now, public_keys=public_keys)
-    assert (fetch.calls, verified_tokens(public_keys).hits) == (2, 1)
+    verify(token, app, now=now, public_keys=public_keys, cache=cache)
+    assert (fetch.calls, cache.hits) == (2, 1)
     clock.advance(keys.UNKNOWN_KID_REFETCH_SECONDS)
     assert public_keys.get("made-up-kid") is None  # a refetch for an unknown kid
     assert public_keys.get(forge.rotated_key().kid) is not None  # ... that found a new key
-    verify(token, app, now=now, public_keys=public_keys)
-    assert (fetch.calls, verified_tokens(public_keys).hits) == (3, 2)
+    verify(token, app, now=now, public_keys=public_keys, cache=cache)
+    assert (fetch.calls, cache.hits) == (3, 2)
     assert public_keys.get(forge.DEFAULT_KID) is key
 
 
@@ -104,16 +108,16 @@ def test_a_changed_certificate_verifies_again() -> None:
     RSA key as a bare public-key PEM, so the token still verifies, in full)."""
     same_key_other_pem = json.dumps({forge.DEFAULT_KID: _public_key_pem(forge.signing_key())})
     fetch, clock = ScriptedFetch([ok(), ok(same_key_other_pem.encode())]), FakeClock()
-    public_keys = store(fetch, clock)
+    public_keys, cache = store(fetch, clock), VerifiedTokens()
     now = time.time()
     token = forge.mint(now=now)
     app = _app_for(public_keys)
-    verify(token, app, now=now, public_keys=public_keys)
+    verify(token, app, now=now, public_keys=public_keys, cache=cache)
     key = public_keys.get(forge.DEFAULT_KID)
     clock.advance(3600)
-    verify(token, app, now=now, public_keys=public_keys)
+    verify(token, app, now=now, public_keys=public_keys, cache=cache)
     assert fetch.calls == 2
-    assert verified_tokens(public_keys).hits == 0
+    assert cache.hits == 0
     assert public_keys.get(forge.DEFAULT_KID) is not key
 
 
@@ -128,14 +132,14 @@ def _public_key_pem(key: forge.SigningKey) -> str:
 def test_a_key_google_stopped_publishing_is_not_trusted_from_the_cache() -> None:
     rotated_only = ok(certificates(forge.rotated_key()))
     fetch, clock = ScriptedFetch([ok(), rotated_only]), FakeClock()
-    public_keys = store(fetch, clock)
+    public_keys, cache = store(fetch, clock), VerifiedTokens()
     now = time.time()
     token = forge.mint(now=now)
     app = _app_for(public_keys)
-    verify(token, app, now=now, public_keys=public_keys)
+    verify(token, app, now=now, public_keys=public_keys, cache=cache)
     clock.advance(3600)
     with pytest.raises(InvalidToken):
-        verify(token, app, now=now, public_keys=public_keys)
+        verify(token, app, now=now, public_keys=public_keys, cache=cache)
 
 
 def test_the_project_is_part_of_what_is_remembered(
@@ -147,24 +151,24 @@ def test_the_project_is_part_of_what_is_remembered(
         app.credential, options={"projectId": "demo-other"}, name="other-project"
     )
     try:
-        shared = keys.for_app(app)
+        shared, cache = key_store(app), verified_cache(app)
         now = time.time()
         token = forge.mint(now=now)
-        verify(token, app, now=now, public_keys=shared)
+        verify(token, app, now=now, public_keys=shared, cache=cache)
         with pytest.raises(InvalidToken):
-            verify(token, other, now=now, public_keys=shared)
+            verify(token, other, now=now, public_keys=shared, cache=cache)
     finally:
         firebase_admin.delete_app(other)
 
 
-def test_remember_false_never_fills_nor_reads_the_cache(
+def test_no_cache_verifies_the_signature_every_time(
     production_app: firebase_admin.App,
 ) -> None:
     now = time.time()
     token = forge.mint(now=now)
     for _ in range(3):
-        verify(token, production_app, now=now, remember=False)
-    assert len(verified_tokens(keys.for_app(production_app))) == 0
+        verify(token, production_app, now=now, cache=None)
+    assert len(verified_cache(production_app)) == 0
 
 
 def test_the_cache_is_bounded_oldest_first() -> None:

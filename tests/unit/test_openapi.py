@@ -10,15 +10,19 @@ from typing import Any
 
 import pytest
 import schemathesis
+from flask import Request, Response
 from openapi_spec_validator import validate
 from schemathesis.core.result import Err, Ok
 
 from core import errors
-from handlers import FUNCTIONS
-from handlers.openapi import OPERATIONS, REQUEST_MODELS, build_document, error_codes, render
+from handlers import FUNCTIONS, schemas
+from handlers.endpoints import PUBLIC, SIGNED_IN_WITH_BEARER
+from handlers.http import Function
+from tools.openapi import build_document, error_codes, render, request_models
 
 CHECKED_IN = Path(__file__).resolve().parents[2] / "openapi.json"
-REGENERATE = "regenerate it: .venv/bin/python -m handlers.openapi > openapi.json"
+REGENERATE = "regenerate it: .venv/bin/python -m tools.openapi > openapi.json"
+ENDPOINTS = [endpoint for function in FUNCTIONS for endpoint in function.endpoints]
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +35,7 @@ def routed() -> Iterator[tuple[str, str]]:
     for function in FUNCTIONS:
         for route in function.routes:
             path = re.sub(r"<(?:[^<>:]+:)?([^<>]+)>", r"{\1}", route.pattern)
-            for method in route.views:
+            for method in route.endpoints:
                 yield method, path
 
 
@@ -66,12 +70,22 @@ def test_every_route_and_method_is_documented(document: dict[str, Any]) -> None:
     assert documented == set(routed())
 
 
-def test_every_routed_view_has_one_operation_entry() -> None:
-    views = [view for function in FUNCTIONS for r in function.routes for view in r.views.values()]
-    assert set(OPERATIONS) == set(views)
+def test_operation_ids_are_the_declared_ones(document: dict[str, Any]) -> None:
+    ids = [operation["operationId"] for _, _, operation in operations(document)]
+    assert sorted(ids) == sorted(endpoint.operation_id for endpoint in ENDPOINTS)
+    assert len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize("model", REQUEST_MODELS, ids=lambda model: model.__name__)
+def test_every_request_model_is_declared_by_an_endpoint() -> None:
+    defined = {
+        model
+        for model in vars(schemas).values()
+        if isinstance(model, type) and issubclass(model, schemas.Body) and model is not schemas.Body
+    }
+    assert set(request_models(ENDPOINTS)) == defined
+
+
+@pytest.mark.parametrize("model", request_models(ENDPOINTS), ids=lambda model: model.__name__)
 def test_every_request_model_is_a_request_body(document: dict[str, Any], model: type[Any]) -> None:
     ref = f"#/components/schemas/{model.__name__}"
     bodies = [op["requestBody"] for _, _, op in operations(document) if "requestBody" in op]
@@ -143,3 +157,24 @@ def _all_errors() -> Iterator[type[errors.ApiError]]:
         cls = pending.pop()
         yield cls
         pending.extend(cls.__subclasses__())
+
+
+# --- access levels -----------------------------------------------------------------
+
+
+def _view(request: Request) -> Response:
+    return Response()
+
+
+def test_public_and_bearer_only_endpoints_are_documented_as_such() -> None:
+    things = Function("things", needs=lambda _: None)
+    things.endpoint("GET", "/things", operation_id="list_things", summary="s", access=PUBLIC)(_view)
+    things.endpoint(
+        "POST", "/things", operation_id="make_thing", summary="s", access=SIGNED_IN_WITH_BEARER
+    )(_view)
+    paths = build_document([things])["paths"]
+    public, bearer = paths["/things"]["get"], paths["/things"]["post"]
+    assert public["security"] == []
+    assert set(public["responses"]) == {"200", "500", "503"}
+    assert bearer["security"] == [{"bearerAuth": []}]
+    assert set(bearer["responses"]) == {"200", "401", "500", "503"}  # no CSRF 403: no cookie

@@ -6,21 +6,20 @@ traceback, where the same strings as bearer tokens were 401s)."""
 from __future__ import annotations
 
 import logging
-import typing
 from typing import Any
 
 import firebase_admin
 import pytest
-from flask import Flask, Request
+from flask import Flask
 from google.auth.credentials import AnonymousCredentials
 
+from app import build_container
+from auth import keys as keys_module
 from auth import session_cookies, tokens
 from auth.identity import Authenticator
-from auth.sessions import SessionChecker
+from auth.revocation import RevocationChecker
 from core.errors import InternalError, InvalidToken
-from handlers import http as http_module
-from handlers import local
-from services import context
+from tests.entry_points import serving
 from tests.unit import tokenforge as forge
 from tests.unit.test_tokens_production import SETTINGS, FakeDirectory, assert_not_logged, user
 
@@ -89,7 +88,9 @@ def test_the_same_strings_as_bearer_tokens_are_invalid(
 ) -> None:
     """The reference: what the cookie path must match."""
     with pytest.raises(InvalidToken):
-        tokens.verify_id_token(cookie, app=app, clock_skew_seconds=SKEW)
+        tokens.verify_id_token(
+            cookie, app=app, clock_skew_seconds=SKEW, keys=keys_module.for_app(app)
+        )
 
 
 @pytest.mark.parametrize(
@@ -127,24 +128,20 @@ def test_misconfiguration_is_still_a_500(app: firebase_admin.App) -> None:
 
 
 @pytest.fixture
-def backend(app: firebase_admin.App, monkeypatch: pytest.MonkeyPatch) -> Flask:
+def backend(app: firebase_admin.App) -> Flask:
     """Every function, authenticating on the production path with an in-memory
     directory (no emulator, no Firestore)."""
     directory = FakeDirectory(user())
-    sessions = SessionChecker(directory, max_age_seconds=60, max_entries=100)
-    authenticator = Authenticator(SETTINGS, app, directory, sessions)
-    monkeypatch.setattr(context, "authenticator", lambda: authenticator)
-    monkeypatch.setattr(http_module, "get_settings", lambda: SETTINGS)
-    backend = Flask("cookie-test")
-    methods = ["GET", "POST"]
-    backend.add_url_rule("/<path:path>", "run", lambda path: local(_request()), methods=methods)
-    return backend
-
-
-def _request() -> Request:
-    from flask import request
-
-    return typing.cast(Request, request)
+    revocation = RevocationChecker(directory, max_age_seconds=60, max_entries=100)
+    authenticator = Authenticator(SETTINGS, app, directory, revocation)
+    container = build_container(
+        SETTINGS,
+        firebase_app=app,
+        directory=directory,  # type: ignore[typeddict-item]  # a fake of the same shape
+        revocation=revocation,
+        authenticator=authenticator,
+    )
+    return serving("local", container)
 
 
 @pytest.mark.parametrize(
@@ -158,7 +155,7 @@ def test_crafted_cookie_over_http_is_401_invalid_token(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     client = backend.test_client()
-    client.set_cookie(session_cookies.COOKIE_NAME, cookie)
+    client.set_cookie(session_cookies.SESSION_COOKIE_NAME, cookie)
     path = "/me" if method == "GET" else "/me/revoke-sessions"
     response = client.open(path, method=method, headers={"Origin": "http://localhost"})
     assert response.status_code == 401, response.get_data(as_text=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
@@ -83,17 +84,26 @@ def test_document_round_trip_adds_members() -> None:
     ["a/b", "..", ".", "__name__", "x" * 1500, "AbCdEfGhIjKlMnOpQrS\u200b", "A\x00" * 10, ""],
     ids=["slash", "dotdot", "dot", "reserved", "over_long", "zero_width", "nul", "empty"],
 )
-def test_impossible_ids_never_reach_firestore(bad_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from auth.principal import Principal
+def test_impossible_ids_never_reach_firestore(bad_id: str) -> None:
+    from auth import Principal
     from core.errors import NotFound
     from services.projects import ProjectService
-    from store import projects
+    from store.client import Firestore
+    from store.idempotency import FirestoreIdempotency
+    from store.projects import FirestoreProjects
 
-    def no_firestore() -> None:
-        raise AssertionError("a Firestore client was requested")
+    class NoFirestore(Firestore):
+        @property
+        def client(self) -> Any:
+            raise AssertionError("a Firestore client was requested")
 
-    monkeypatch.setattr(projects, "get_client", no_firestore)
-    service = ProjectService(require_verified_email=True, user_exists=lambda uid: True)
+    db = NoFirestore("demo-unit", timeout_seconds=1)
+    service = ProjectService(
+        projects=FirestoreProjects(db),
+        idempotency=FirestoreIdempotency(db),
+        require_verified_email=True,
+        user_exists=lambda uid: True,
+    )
     principal = Principal("u", email_verified=True)
     for call in (
         lambda: service.get(principal, bad_id),

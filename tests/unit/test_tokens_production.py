@@ -25,12 +25,11 @@ import firebase_admin
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from auth import keys as keys_module
 from auth import tokens
 from auth.directory import UserDirectory, UserRecord
 from auth.identity import Authenticator
 from auth.principal import Principal, Role
-from auth.sessions import SessionChecker
+from auth.revocation import RevocationChecker
 from core.errors import (
     ApiError,
     AuthenticationFailed,
@@ -44,7 +43,7 @@ from core.errors import (
 )
 from core.settings import Settings
 from tests.unit import tokenforge as forge
-from tests.unit.conftest import AppFactory
+from tests.unit.conftest import AppFactory, key_store, verified_cache
 from tests.unit.tokenforge import REMOVE, CertServer
 
 SETTINGS = Settings(project_id=forge.PROJECT_ID)
@@ -54,15 +53,25 @@ SERVICE_ACCOUNT = f"firebase-adminsdk-abcde@{forge.PROJECT_ID}.iam.gserviceaccou
 
 
 def verify(token: str, app: firebase_admin.App, *, now: float, skew: int = SKEW) -> dict[str, Any]:
-    """``auth.tokens.verify_id_token`` with our clock frozen at ``now``."""
-    return tokens.verify_id_token(token, app=app, clock_skew_seconds=skew, clock=lambda: now)
+    """``auth.tokens.verify_id_token`` with our clock frozen at ``now``, with the app's
+    key store and verified-token cache (as its ``Authenticator`` keeps them)."""
+    return tokens.verify_id_token(
+        token,
+        app=app,
+        clock_skew_seconds=skew,
+        keys=key_store(app),
+        verified=verified_cache(app),
+        clock=lambda: now,
+    )
 
 
 Verify = Callable[..., dict[str, Any]]
-#: The two implementations the token tables run against.
+#: The two implementations the token tables run against, with ``verify``'s signature.
 PATHS: dict[str, Verify] = {
-    "fast_path": tokens.verify_id_token,
-    "firebase_admin": tokens.verify_id_token_with_sdk,
+    "fast_path": verify,
+    "firebase_admin": lambda token, app, *, now, skew=SKEW: tokens.verify_id_token_with_sdk(
+        token, app=app, clock_skew_seconds=skew, clock=lambda: now
+    ),
 }
 
 
@@ -70,18 +79,13 @@ PATHS: dict[str, Verify] = {
 def verifier(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Verify:
     """Each implementation in turn, ``verify``'s signature; the fast path is made unable
     to fall back on firebase-admin, so that a pass is the fast path's own."""
-    implementation = PATHS[request.param]
     if request.param == "fast_path":
 
         def no_sdk(*args: Any, **kwargs: Any) -> Any:
             raise AssertionError("the fast path called firebase_admin.auth.verify_id_token")
 
         monkeypatch.setattr(tokens.fb_auth, "verify_id_token", no_sdk)
-
-    def run(token: str, app: firebase_admin.App, *, now: float, skew: int = SKEW) -> Any:
-        return implementation(token, app=app, clock_skew_seconds=skew, clock=lambda: now)
-
-    return run
+    return PATHS[request.param]
 
 
 def assert_not_logged(token: str, caplog: pytest.LogCaptureFixture) -> None:
@@ -543,7 +547,7 @@ def test_spellings_do_not_take_cache_slots(production_app: firebase_admin.App) -
         spelled = _respelled(token, 2, lambda s, n=n: s[:n] + "!!!!" + s[n:])
         with pytest.raises(InvalidToken):
             verify(spelled, production_app, now=now)
-    assert len(tokens.verified_tokens(keys_module.for_app(production_app))) == 1
+    assert len(verified_cache(production_app)) == 1
 
 
 #: In emulator mode tokens are unsigned, so any segment can be respelled.
@@ -714,7 +718,7 @@ def test_key_server_down_is_unavailable_not_invalid(
 
 
 class FakeDirectory(UserDirectory):
-    """In-memory user records; counts lookups. Only ``get`` is used by sessions."""
+    """In-memory user records; counts lookups. Only ``get`` is used by revocation checks."""
 
     def __init__(self, *records: UserRecord) -> None:  # no firebase-admin app needed
         self.records = {record.uid: record for record in records}
@@ -770,14 +774,20 @@ def harness(production_app: firebase_admin.App) -> HarnessFactory:
                 SETTINGS, revocation_check_max_age_seconds=max_age_seconds
             )
         directory = FakeDirectory(*records)
-        sessions = SessionChecker(
+        revocation = RevocationChecker(
             directory,
             max_age_seconds=settings.revocation_check_max_age_seconds,
             max_entries=settings.revocation_cache_size,
         )
         now = time.time()
         authenticator = Authenticator(
-            settings, production_app, directory, sessions, clock=lambda: now
+            settings,
+            production_app,
+            directory,
+            revocation,
+            clock=lambda: now,
+            keys=key_store(production_app),
+            verified_tokens=verified_cache(production_app),
         )
         return Harness(authenticator, directory, now)
 

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from auth.principal import Role
+from auth import Role
+from core import fields
 from core.errors import ApiError, Unavailable
-from core.settings import ConfigError
+from core.settings import ConfigError, Settings
 from tools.admin import ops
 from tools.admin.ops import Operator, RoleOutcome
 from tools.admin.users import UserInfo
@@ -30,8 +31,6 @@ EMULATOR_HOSTS = {
 EMULATOR_PROJECT = "demo-backend"
 MAX_AUDIT_LIMIT = 1000
 MIN_INTERVAL_SECONDS, MAX_INTERVAL_SECONDS = 0.5, 60.0
-#: RFC 5321 caps an address at 254 characters; Firebase caps a uid at 128.
-MAX_EMAIL_LENGTH, MAX_UID_LENGTH = 254, 128
 #: Exit statuses.
 OK, FAILED, USAGE, INTERRUPTED = 0, 1, 2, 130
 
@@ -96,8 +95,9 @@ def run(args: argparse.Namespace, handler: Handler) -> int:
             "(scripts/dev, or firebase emulators:start) or point the variables elsewhere",
         )
     try:
-        operator = Operator.connect()
-        print(f"admin: {_describe_target()}", file=sys.stderr)
+        settings = Settings.from_env()
+        operator = Operator.connect(settings)
+        print(f"admin: {_describe_target(settings)}", file=sys.stderr)
         return handler(operator, args, out)
     except KeyboardInterrupt:
         print(file=sys.stderr)
@@ -206,10 +206,10 @@ def cmd_lookup(op: Operator, args: argparse.Namespace, out: Output) -> int:
 
 def cmd_audit(op: Operator, args: argparse.Namespace, out: Output) -> int:
     if not args.follow:
-        for entry in reversed(list(ops.newest_entries(args.limit))):
+        for entry in reversed(list(ops.newest_entries(args.limit, op.audit_pages))):
             out.entry(entry)
         return OK
-    tail = ops.AuditTail(ops.audit_pages)
+    tail = ops.AuditTail(op.audit_pages)
     for entry in tail.start(args.limit):
         out.entry(entry)
     print(f"admin: following the audit log every {args.interval:g}s; Ctrl-C stops", file=sys.stderr)
@@ -394,14 +394,14 @@ def _user_argument(parser: argparse.ArgumentParser) -> None:
 def _user_ref(value: str) -> str:
     value = value.strip()
     if ops.is_email(value):
-        if len(value) > MAX_EMAIL_LENGTH:
+        if len(value) > fields.MAX_EMAIL_LENGTH:
             raise argparse.ArgumentTypeError(
-                f"expected an email address of at most {MAX_EMAIL_LENGTH} characters"
+                f"expected an email address of at most {fields.MAX_EMAIL_LENGTH} characters"
             )
-    elif not value or len(value) > MAX_UID_LENGTH or any(c.isspace() for c in value):
+    elif not value or len(value) > fields.MAX_UID_LENGTH or any(c.isspace() for c in value):
         raise argparse.ArgumentTypeError(
-            f"expected an email address or a uid (1-{MAX_UID_LENGTH} characters, no spaces), "
-            f"got {value!r}"
+            "expected an email address or a uid "
+            f"(1-{fields.MAX_UID_LENGTH} characters, no spaces), got {value!r}"
         )
     return value
 
@@ -439,10 +439,7 @@ def _configure_target(project: str | None, *, emulator: bool) -> None:
         os.environ["FIREBASE_PROJECT_ID"] = project
 
 
-def _describe_target() -> str:
-    from core.settings import get_settings
-
-    settings = get_settings()
+def _describe_target(settings: Settings) -> str:
     hosts = [
         f"{name} {host}"
         for name, host in (
@@ -504,7 +501,7 @@ class Output:
             print(text)
 
     def entry(self, entry: dict[str, Any]) -> None:
-        from handlers.schemas import audit_json
+        from handlers.wire import audit_json
 
         wire = audit_json(entry)
         text = "  ".join(

@@ -14,11 +14,11 @@ from typing import Any
 
 import firebase_admin
 
-from auth.directory import UserDirectory
-from auth.principal import Role
+from app import Container, build_container
+from auth import Role, UserDirectory
 from core.errors import UserNotFound
+from core.settings import Settings
 from services.roles import RoleService
-from store import audit
 from store.models import Page
 from tools.admin import users
 from tools.admin.users import UserInfo
@@ -50,20 +50,31 @@ class RoleOutcome:
 
 @dataclass(frozen=True)
 class Operator:
-    """The Admin SDK operations of the CLI, bound to one project."""
+    """The Admin SDK operations of the CLI, bound to one project: the CLI's composition
+    root (its container is built here, its parts on first use)."""
 
-    app: firebase_admin.App
-    directory: UserDirectory
-    roles: RoleService
+    container: Container
 
     @classmethod
-    def connect(cls) -> Operator:
-        """Build from the process settings (project and emulator variables already set)."""
-        from auth.firebase_app import get_app
-        from services import context
+    def connect(cls, settings: Settings) -> Operator:
+        """Build from ``settings`` (project and emulator variables already in them)."""
+        return cls(build_container(settings))
 
-        directory = context.directory()
-        return cls(get_app(), directory, RoleService(directory, context.authenticator().sessions))
+    @property
+    def app(self) -> firebase_admin.App:
+        return self.container.firebase_app
+
+    @property
+    def directory(self) -> UserDirectory:
+        return self.container.directory
+
+    @property
+    def roles(self) -> RoleService:
+        return self.container.roles
+
+    def audit_pages(self, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
+        """One page of the audit log, newest first."""
+        return self.container.audit_log.list_entries(limit=limit, cursor=cursor)
 
     def find(self, who: str) -> UserInfo:
         """A user by email (if ``who`` has an ``@``) or uid.
@@ -119,7 +130,7 @@ class Operator:
         Raises: UserNotFound, Unavailable, AuthUnavailable.
         """
         user = self.find(who)
-        return user, self.roles.revoke_sessions_as_operator(user.uid, actor=by)
+        return user, self.roles.sign_out_everywhere_as_operator(user.uid, actor=by)
 
 
 @dataclass
@@ -197,12 +208,7 @@ class AuditTail:
             del self._seen[entry_id]
 
 
-def audit_pages(limit: int, cursor: str | None) -> Page[dict[str, Any]]:
-    """One page of the audit log, newest first (``store.audit``)."""
-    return audit.list_entries(limit=limit, cursor=cursor)
-
-
-def newest_entries(limit: int, fetch: FetchPage = audit_pages) -> Iterator[dict[str, Any]]:
+def newest_entries(limit: int, fetch: FetchPage) -> Iterator[dict[str, Any]]:
     """The newest ``limit`` entries, newest first, paging as needed."""
     cursor: str | None = None
     remaining = limit

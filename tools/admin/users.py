@@ -17,8 +17,7 @@ from typing import Any
 import firebase_admin
 from firebase_admin import auth as fb_auth
 
-from auth.directory import translated
-from auth.principal import Role, roles_from_claims
+from auth import Role, roles_from_claims, translated_auth_errors
 
 logger = logging.getLogger(__name__)
 #: Users per ``list_users`` call (firebase-admin's maximum).
@@ -47,7 +46,7 @@ class UserInfo:
 
 def get(app: firebase_admin.App, *, uid: str | None = None, email: str | None = None) -> UserInfo:
     """One user by uid or by email. Raises: UserNotFound, AuthUnavailable."""
-    with translated():
+    with translated_auth_errors():
         user = (
             fb_auth.get_user_by_email(email, app=app)
             if email is not None
@@ -61,12 +60,12 @@ def iter_users(app: firebase_admin.App, page_size: int = PAGE_SIZE) -> Iterator[
 
     Raises: AuthUnavailable (while iterating).
     """
-    with translated():
+    with translated_auth_errors():
         page = fb_auth.list_users(max_results=page_size, app=app)
     while page is not None:
         for user in page.users:
             yield _info(user)
-        with translated():
+        with translated_auth_errors():
             page = page.get_next_page()
 
 

@@ -1,4 +1,4 @@
-"""``auth.sessions``: what the revoking instance refuses after "sign out everywhere",
+"""``auth.revocation``: what the revoking instance refuses after "sign out everywhere",
 and for how long, with an injected clock (audit finding: a sign-in within the
 revocation's second was refused on that instance for the token's whole life)."""
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from auth.sessions import SAME_SECOND_REFUSAL_SECONDS, SessionChecker
+from auth.revocation import SAME_SECOND_REFUSAL_SECONDS, RevocationChecker
 from core.errors import TokenRevoked
 from tests.unit.test_tokens_production import UID, FakeDirectory, user
 
@@ -21,10 +21,10 @@ class Clock:
         return self.now
 
 
-def checker(clock: Clock, *, max_age_seconds: int = 60) -> SessionChecker:
+def checker(clock: Clock, *, max_age_seconds: int = 60) -> RevocationChecker:
     # Firebase sets validSince to the revocation's second and accepts iat == validSince.
     directory = FakeDirectory(user(valid_since=REVOKED_AT))
-    sessions = SessionChecker(
+    sessions = RevocationChecker(
         directory, max_age_seconds=max_age_seconds, max_entries=100, clock=clock
     )
     sessions.note_revoked(UID, REVOKED_AT)

@@ -1,4 +1,6 @@
-"""Revocation and disabled-account checks, with a bounded, time-limited cache.
+"""Revocation: checks that a verified token's account is active and was not signed out
+since the token was issued (with a bounded, time-limited cache), and signing an account
+out everywhere.
 
 Firebase ID tokens live for an hour and cannot be recalled; the only way to stop
 one early is to compare it with the user record (``disabled``, ``validSince``).
@@ -46,7 +48,7 @@ sign-ins refused; shorter, less margin for a token in flight during the revocati
 """
 
 
-class SessionChecker:
+class RevocationChecker:
     """Checks that a verified token still belongs to an active, unrevoked account."""
 
     def __init__(
@@ -97,6 +99,20 @@ class SessionChecker:
         ):
             raise TokenRevoked()
         return record
+
+    def sign_out_everywhere(self, uid: str) -> int:
+        """Revoke the user's refresh tokens; their ID tokens issued until now are refused,
+        at once on this instance (see the module docstring).
+
+        Returns:
+            The second of the revocation (epoch seconds).
+
+        Raises:
+            UserNotFound, AuthUnavailable.
+        """
+        revoked_at = self._directory.revoke_refresh_tokens(uid)
+        self.note_revoked(uid, revoked_at)
+        return revoked_at
 
     def forget(self, uid: str) -> None:
         """Drop a cached record after this instance changed it (claims, status)."""

@@ -1,0 +1,259 @@
+"""The composition root: the one place where the process's long-lived objects are built
+and wired together.
+
+Each entry point builds one ``Container`` (``build_container``) and passes what it
+holds down: ``main.py`` for the deployed functions (lazily, on first use),
+``tools/admin`` for the admin CLI, ``bench/server.py`` for the benchmarks; tests build
+their own, with parts replaced (``build_container(settings, directory=fake)``). No
+module keeps a process-wide object of its own: settings, the firebase-admin app, the
+Firestore client, the user directory, the authenticator (with its key store and
+verified-token cache), the stores and the services all live in the container.
+
+Every part is built on first use, once (thread-safe), and imports its modules only
+then: a function that never touches Firestore (``me``) never imports the Firestore
+client, grpc or pydantic, and never builds a client.
+
+How to add a resource (say ``tasks``), following ``projects``:
+
+0. ``auth/resources.py``: the resource's declaration (relations, grants, invariants,
+   ``list_by``) and ``core/documents.py`` its stored shape; then
+   ``python -m tools.rules > firestore.rules``. See README, "Adding your own resource".
+1. ``core/fields.py``: the rules of its inputs (``TASK_TITLE = Text(...)``).
+2. ``store/tasks.py``: a ``TaskStore`` Protocol (what the service needs) and
+   ``FirestoreTasks(db)``; ``store/memory.py``: ``MemoryTasks``, the in-memory one.
+3. ``services/tasks.py``: ``TaskService(tasks: TaskStore, ...)``, the use cases, which
+   decide with ``auth.authorize_action(TASKS, ...)`` over the declaration.
+4. Here: a ``task_store`` part (``FirestoreTasks(self.firestore)``), a ``tasks`` part
+   (the service), and both in ``Parts`` so tests can replace them.
+5. ``handlers/tasks.py``: ``tasks = Function("tasks", needs=lambda c: c.tasks)`` and
+   one view per endpoint, each under ``@tasks.endpoint(...)``; request bodies in
+   ``handlers/schemas.py``, response bodies in ``handlers/wire.py``, path and query
+   parameters in ``handlers/params.py``.
+6. ``handlers/__init__.py``: ``"tasks": "handlers.tasks"`` in ``FUNCTION_MODULES``
+   (``main.tasks`` is then an entry point, and ``local`` serves it).
+7. Regenerate ``openapi.json`` (``python -m tools.openapi``) and the gateway config
+   (``python -m tools.gateway``); add the function to ``deploy/config.toml`` and its
+   roles to ``tools/deploy/iam.py`` (a nested resource's routes can instead join its
+   parent's function, as tasks join ``projects``).
+8. Tests: ``tests/unit/test_task_service.py`` on ``MemoryTasks`` (table-style), and
+   the HTTP API on the emulators in ``tests/integration``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, overload
+
+from core.settings import Settings
+
+if TYPE_CHECKING:
+    import firebase_admin
+    from typing_extensions import Unpack
+
+    from auth import Authenticator, RevocationChecker, UserDirectory
+    from services.app_check import AppCheckGate
+    from services.projects import ProjectService
+    from services.roles import RoleService
+    from services.tasks import TaskService
+    from store.audit import FirestoreAuditLog
+    from store.client import Firestore
+    from store.idempotency import IdempotencyStore
+    from store.locks import FirestoreLeases
+    from store.projects import ProjectStore
+    from store.tasks import TaskStore
+
+T = TypeVar("T")
+
+
+class Parts(TypedDict, total=False):
+    """The parts a caller may give ``build_container`` instead of letting it build them."""
+
+    firebase_app: firebase_admin.App
+    directory: UserDirectory
+    revocation: RevocationChecker
+    authenticator: Authenticator
+    firestore: Firestore
+    project_store: ProjectStore
+    idempotency: IdempotencyStore
+    audit_log: FirestoreAuditLog
+    leases: FirestoreLeases
+    task_store: TaskStore
+    projects: ProjectService
+    tasks: TaskService
+    roles: RoleService
+    app_check: AppCheckGate
+
+
+class part(Generic[T]):  # noqa: N801 - used as a decorator, like property
+    """A part of the container: built by the decorated method on first use, once."""
+
+    def __init__(self, build: Callable[[Container], T]) -> None:
+        self._build = build
+        self._name = build.__name__
+        self.__doc__ = build.__doc__
+
+    @overload
+    def __get__(self, container: None, owner: type[Container]) -> part[T]: ...
+
+    @overload
+    def __get__(self, container: Container, owner: type[Container]) -> T: ...
+
+    def __get__(self, container: Container | None, owner: type[Container]) -> part[T] | T:
+        if container is None:
+            return self
+        built = container._parts.get(self._name, _MISSING)  # a dict read: atomic
+        if built is _MISSING:
+            with container._lock:  # reentrant: parts build the parts they need
+                built = container._parts.get(self._name, _MISSING)
+                if built is _MISSING:
+                    built = self._build(container)
+                    container._parts[self._name] = built
+        return built  # type: ignore[no-any-return]
+
+
+_MISSING: Any = object()
+
+
+class Container:
+    """The process's objects, built from ``settings`` on first use (see the module
+    docstring). Build one per entry point with ``build_container``."""
+
+    def __init__(self, settings: Settings, parts: Parts) -> None:
+        unknown = set(parts) - set(Parts.__annotations__)
+        if unknown:
+            raise TypeError(f"expected parts among {sorted(Parts.__annotations__)}, got {unknown}")
+        self.settings = settings
+        self._parts: dict[str, Any] = dict(parts)
+        self._lock = threading.RLock()
+
+    @property
+    def built(self) -> frozenset[str]:
+        """The parts built (or given) so far."""
+        return frozenset(self._parts)
+
+    # --- identity (Firebase Auth) ------------------------------------------------------
+
+    @part
+    def firebase_app(self) -> firebase_admin.App:
+        """firebase-admin's app for the project (its default app: one per process)."""
+        from auth import firebase_app
+
+        return firebase_app(self.settings)
+
+    @part
+    def directory(self) -> UserDirectory:
+        """User records, behind firebase-admin."""
+        from auth import UserDirectory
+
+        return UserDirectory(self.firebase_app)
+
+    @part
+    def revocation(self) -> RevocationChecker:
+        """Revocation checks with their bounded cache; signing out everywhere."""
+        from auth import RevocationChecker
+
+        return RevocationChecker(
+            self.directory,
+            max_age_seconds=self.settings.revocation_check_max_age_seconds,
+            max_entries=self.settings.revocation_cache_size,
+        )
+
+    @part
+    def authenticator(self) -> Authenticator:
+        """Requests to principals; it keeps Google's keys and the tokens it verified."""
+        from auth import Authenticator
+
+        return Authenticator(self.settings, self.firebase_app, self.directory, self.revocation)
+
+    # --- storage (Firestore) -----------------------------------------------------------
+
+    @part
+    def firestore(self) -> Firestore:
+        """The Firestore connection; its client is made on the first RPC."""
+        from store.client import Firestore
+
+        return Firestore(
+            self.settings.project_id, timeout_seconds=self.settings.firestore_timeout_seconds
+        )
+
+    @part
+    def project_store(self) -> ProjectStore:
+        from store.projects import FirestoreProjects
+
+        return FirestoreProjects(self.firestore)
+
+    @part
+    def task_store(self) -> TaskStore:
+        from store.tasks import FirestoreTasks
+
+        return FirestoreTasks(self.firestore)
+
+    @part
+    def idempotency(self) -> IdempotencyStore:
+        from store.idempotency import FirestoreIdempotency
+
+        return FirestoreIdempotency(self.firestore)
+
+    @part
+    def audit_log(self) -> FirestoreAuditLog:
+        from store.audit import FirestoreAuditLog
+
+        return FirestoreAuditLog(self.firestore)
+
+    @part
+    def leases(self) -> FirestoreLeases:
+        from store.locks import FirestoreLeases
+
+        return FirestoreLeases(self.firestore)
+
+    # --- use cases ---------------------------------------------------------------------
+
+    @part
+    def projects(self) -> ProjectService:
+        from services.projects import ProjectService
+
+        return ProjectService(
+            projects=self.project_store,
+            idempotency=self.idempotency,
+            require_verified_email=self.settings.require_verified_email,
+            user_exists=self.directory.exists,
+            find_by_email=self.directory.find_by_email,
+            tasks=self.task_store,
+        )
+
+    @part
+    def tasks(self) -> TaskService:
+        from services.tasks import TaskService
+
+        return TaskService(
+            tasks=self.task_store,
+            projects=self.project_store,
+            require_verified_email=self.settings.require_verified_email,
+        )
+
+    @part
+    def app_check(self) -> AppCheckGate:
+        """App Check (``APP_CHECK``): the verifier and the ledger of spent tokens."""
+        from services.app_check import AppCheckGate
+
+        return AppCheckGate.from_settings(self.settings, lambda: self.firestore)
+
+    @part
+    def roles(self) -> RoleService:
+        from services.roles import RoleService
+
+        return RoleService(self.directory, self.revocation, self.audit_log, self.leases)
+
+
+def build_container(settings: Settings | None = None, **parts: Unpack[Parts]) -> Container:
+    """The composition root of one entry point.
+
+    Args:
+        settings: the configuration (default: read from the environment, and checked).
+        parts: parts to use as they are instead of building them (tests, tools).
+
+    Raises:
+        ConfigError: the environment is malformed or unsafe (``settings`` not given).
+    """
+    return Container(settings if settings is not None else Settings.from_env(), parts)
