@@ -240,11 +240,12 @@ def test_concurrent_spends_of_one_token_succeed_once(
     outcomes: list[bool] = []
     start = threading.Barrier(8)
     expires_at = datetime(2100, 1, 1, tzinfo=UTC)
+    db = build_container().firestore
 
     def spend() -> None:
         start.wait()
         outcomes.append(
-            ledger.consume("a" * 64, app_id=forge.APP_ID, expires_at=expires_at, now=expires_at)
+            ledger.consume(db, "a" * 64, app_id=forge.APP_ID, expires_at=expires_at, now=expires_at)
         )
 
     threads = [threading.Thread(target=spend) for _ in range(8)]
