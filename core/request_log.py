@@ -75,3 +75,9 @@ def note_decision(action: str, resource: str, *, allowed: bool, rule: str) -> No
         record.resource = resource
         record.decision = "allow" if allowed else "deny"
         record.rule = rule
+
+
+def current_request_id() -> str | None:
+    """The id of the request being served, if any (audit entries name it)."""
+    record = _current.get()
+    return record.request_id if record is not None else None

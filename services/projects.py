@@ -8,6 +8,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from auth import (
     Action,
@@ -26,8 +27,8 @@ from services import project_changes as changes
 from services.project_changes import MemberRole
 from store.idempotency import IdempotencyStore, fingerprint
 from store.ids import is_document_id
-from store.models import Page, Project
-from store.projects import ProjectStore
+from store.models import AuditEntry, Page, Project
+from store.projects import AuditOf, ProjectStore
 from store.tasks import TaskStore
 
 UserExists = Callable[[str], bool]
@@ -150,7 +151,9 @@ class ProjectService:
             changes.check_version(project, if_match)
             return None
 
-        self.projects.apply(_checked_id(project_id), change)
+        self.projects.apply(
+            _checked_id(project_id), change, audit=self._audit(principal, "project.deleted")
+        )
         # The project is gone, so no task is readable any more; now remove them.
         if self.tasks is not None:
             self.tasks.delete_all(project_id)
@@ -173,7 +176,7 @@ class ProjectService:
                 raise UnknownUser(details={"uid": "no user has this uid"})
             return changes.with_member(project, member_uid, role, now=self.clock())
 
-        return self._apply(project_id, change)
+        return self._apply(project_id, change, self._audit(principal, "project.shared"))
 
     def share_by_email(
         self,
@@ -211,7 +214,7 @@ class ProjectService:
             changes.check_version(project, if_match)
             return changes.without_member(project, member_uid, now=self.clock())
 
-        return self._apply(project_id, change)
+        return self._apply(project_id, change, self._audit(principal, "project.member_removed"))
 
     def transfer(
         self, principal: Principal, project_id: str, new_owner: str, *, if_match: int | None
@@ -225,12 +228,33 @@ class ProjectService:
                 raise UnknownUser(details={"ownerId": "no user has this uid"})
             return changes.transferred(project, new_owner, now=self.clock())
 
-        return self._apply(project_id, change)
+        return self._apply(project_id, change, self._audit(principal, "project.transferred"))
 
-    def _apply(self, project_id: str, change: Callable[[Project], Project]) -> Project:
-        _, updated = self.projects.apply(_checked_id(project_id), change)
+    def _apply(
+        self, project_id: str, change: Callable[[Project], Project], audit: AuditOf | None = None
+    ) -> Project:
+        _, updated = self.projects.apply(_checked_id(project_id), change, audit=audit)
         assert updated is not None  # the change never deletes
         return updated
+
+    def _audit(self, principal: Principal, action: str) -> AuditOf:
+        """The audit entry of a change of who may access a project, written in the same
+        commit as the change (``ProjectStore.apply``)."""
+        request_id = request_log.current_request_id()
+
+        def entry(before: Project, after: Project | None) -> AuditEntry:
+            return AuditEntry(
+                id=self.projects.new_id(),  # a fresh one per attempt: never a collision
+                action=action,
+                actor=principal.uid,
+                target=f"projects/{before.id}",
+                before=_access(before),
+                after=_access(after),
+                time=self.clock(),
+                request_id=request_id,
+            )
+
+        return entry
 
     def _authorize(self, principal: Principal, action: Action, project: Project) -> Decision:
         resource = f"projects/{project.id}"
@@ -246,6 +270,17 @@ class ProjectService:
             raise
         request_log.note_decision(action, resource, allowed=True, rule=decision.rule)
         return decision
+
+
+def _access(project: Project | None) -> dict[str, Any]:
+    """What an audit entry records of a project: who owns it and who shares it."""
+    if project is None:
+        return {}
+    return {
+        "ownerId": project.owner_id,
+        "editors": list(project.editors),
+        "viewers": list(project.viewers),
+    }
 
 
 def _checked_id(project_id: str) -> str:

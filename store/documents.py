@@ -22,7 +22,7 @@ rather than an instance held for seconds, well inside the function's timeout.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -52,6 +52,10 @@ BACKOFF_CAP_SECONDS = 0.25
 _LOST = (gexc.FailedPrecondition, gexc.NotFound, gexc.AlreadyExists, gexc.Aborted)
 
 T = TypeVar("T")
+#: Documents created in the same commit as a change: ``(reference, fields)`` pairs.
+Creates = Sequence[tuple["DocumentReference", dict[str, Any]]]
+#: (before, after) -> the documents to create along with the change.
+Also = Callable[["T | None", "T | None"], Creates]
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ def read_modify_write(
     change: Callable[[T | None], T | None],
     timeout: float,
     attempts: int = ATTEMPTS,
+    also: Also[T] | None = None,
 ) -> Outcome[T]:
     """Change one document from its current state, as if alone: one read, one commit.
 
@@ -93,6 +98,8 @@ def read_modify_write(
             lookup it makes); it may raise an ``ApiError`` to abort without writing.
         timeout: of each RPC, in seconds.
         attempts: rounds before giving up (see the module docstring for the bound).
+        also: (before, after) -> documents to create in the same commit when it writes
+            (an audit entry of the change: both land, or neither).
 
     Returns:
         What the successful round's ``change`` saw and returned.
@@ -110,7 +117,8 @@ def read_modify_write(
         updated = change(current)
         if updated is not current:
             data = None if updated is None else encode(updated)
-            write_if_unchanged(client, ref, snapshot, data, timeout=timeout)
+            creates = also(current, updated) if also is not None else ()
+            write_if_unchanged(client, ref, snapshot, data, timeout=timeout, creates=creates)
         return Outcome(current, updated)
 
     retrying = Retrying(
@@ -134,6 +142,7 @@ def write_if_unchanged(
     data: dict[str, Any] | None,
     *,
     timeout: float,
+    creates: Creates = (),
 ) -> Any | None:
     """Replace (``data``) or delete (``None``) ``ref`` only if it is still as ``snapshot`` read it.
 
@@ -144,10 +153,15 @@ def write_if_unchanged(
         The write's ``update_time`` (``None`` for a delete, or when nothing was written
         because the document was and stays absent).
 
+    With ``creates``, the same commit (a batch) also creates those documents: all of it
+    lands, or none.
+
     Raises:
         StaleRead: someone wrote or deleted the document since ``snapshot``.
         Unavailable: Firestore could not be reached.
     """
+    if creates:
+        return _write_batch(client, ref, snapshot, data, timeout=timeout, creates=creates)
     with translated():
         try:
             if not snapshot.exists:
@@ -164,6 +178,40 @@ def write_if_unchanged(
             return ref.update(fields, option=option, timeout=timeout).update_time
         except _LOST as lost:
             raise StaleRead() from lost
+
+
+def _write_batch(
+    client: Client,
+    ref: DocumentReference,
+    snapshot: DocumentSnapshot[DocumentReference],
+    data: dict[str, Any] | None,
+    *,
+    timeout: float,
+    creates: Creates,
+) -> Any | None:
+    """``write_if_unchanged`` of ``ref`` and the creates, in one batch commit."""
+    batch = client.batch()
+    if not snapshot.exists:
+        if data is not None:
+            batch.create(ref, data)
+    else:
+        option = client.write_option(last_update_time=snapshot.update_time)
+        if data is None:
+            batch.delete(ref, option=option)
+        else:
+            fields = _replacing(client, snapshot.to_dict() or {}, data)
+            if fields:
+                batch.update(ref, fields, option=option)
+    for other, document in creates:
+        batch.create(other, document)
+    with translated():
+        try:
+            results = batch.commit(timeout=timeout)
+        except _LOST as lost:
+            raise StaleRead() from lost
+    if data is None or not results:
+        return None
+    return results[0].update_time
 
 
 def _replacing(client: Client, stored: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:

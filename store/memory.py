@@ -21,8 +21,8 @@ from core.errors import IdempotencyInProgress, IdempotencyKeyReused, NotFound
 from store import cursors
 from store.idempotency import DONE, PENDING, PENDING_LEASE, RECORD_TTL, IdempotencyStore, is_expired
 from store.ids import is_document_id
-from store.models import Page, Project
-from store.projects import Change, ProjectStore
+from store.models import AuditEntry, Page, Project
+from store.projects import AuditOf, Change, ProjectStore
 
 _ID_ALPHABET = string.ascii_letters + string.digits
 
@@ -33,6 +33,8 @@ class MemoryProjects(ProjectStore):
     def __init__(self, *projects: Project) -> None:
         self._projects = {project.id: project for project in projects}
         self._lock = threading.Lock()
+        #: The audit entries written with changes, oldest first.
+        self.audit_log: list[AuditEntry] = []
 
     def new_id(self) -> str:
         return "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
@@ -46,10 +48,15 @@ class MemoryProjects(ProjectStore):
         with self._lock:
             return self._get(project_id)
 
-    def apply(self, project_id: str, change: Change) -> tuple[Project, Project | None]:
+    def apply(
+        self, project_id: str, change: Change, *, audit: AuditOf | None = None
+    ) -> tuple[Project, Project | None]:
         with self._lock:
             current = self._get(project_id)
             updated = change(current)
+            entry = audit(current, updated) if audit is not None else None
+            if entry is not None:
+                self.audit_log.append(entry)
             if updated is None:
                 del self._projects[project_id]
             else:

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import NotFound
 from store import cursors
+from store.audit import APPLIED
+from store.audit import COLLECTION as AUDIT_COLLECTION
+from store.audit import to_document as audit_document
 from store.client import Firestore
-from store.documents import read_modify_write
+from store.documents import Creates, read_modify_write
 from store.errors import translated
 from store.ids import is_document_id
-from store.models import Page, Project, as_datetime
+from store.models import AuditEntry, Page, Project, as_datetime
 
 if TYPE_CHECKING:
     from google.cloud.firestore import CollectionReference, DocumentReference, Query
@@ -31,6 +34,8 @@ CONTENTION_ROUNDS = 4
 #: A change computes the new state from the current one (pure; it may be retried),
 #: returns ``None`` to delete, or raises an ``ApiError`` to abort without writing.
 Change = Callable[[Project], "Project | None"]
+#: (before, after) -> the audit entry of a change (or ``None``), stored in its commit.
+AuditOf = Callable[[Project, "Project | None"], "AuditEntry | None"]
 
 
 class ProjectStore(Protocol):
@@ -49,8 +54,11 @@ class ProjectStore(Protocol):
         """Raises: NotFound."""
         ...
 
-    def apply(self, project_id: str, change: Change) -> tuple[Project, Project | None]:
-        """Read, change and write one project atomically (see ``apply`` below).
+    def apply(
+        self, project_id: str, change: Change, *, audit: AuditOf | None = None
+    ) -> tuple[Project, Project | None]:
+        """Read, change and write one project atomically (see ``apply`` below), with
+        the change's audit entry, if any, in the same write.
 
         Returns:
             (the state the change saw, the new state or ``None`` if deleted).
@@ -96,8 +104,10 @@ class FirestoreProjects(ProjectStore):
             raise NotFound()
         return from_document(snapshot.id, snapshot.to_dict() or {})
 
-    def apply(self, project_id: str, change: Change) -> tuple[Project, Project | None]:
-        return apply(self._db, project_id, change)
+    def apply(
+        self, project_id: str, change: Change, *, audit: AuditOf | None = None
+    ) -> tuple[Project, Project | None]:
+        return apply(self._db, project_id, change, audit=audit)
 
     def list_for_member(self, uid: str, *, limit: int, cursor: str | None) -> Page[Project]:
         """Projects ``uid`` owns or shares, newest first: one query."""
@@ -114,8 +124,11 @@ class FirestoreProjects(ProjectStore):
         return _page(self._db, query, limit=limit, cursor=cursor)
 
 
-def apply(db: Firestore, project_id: str, change: Change) -> tuple[Project, Project | None]:
-    """Read, change and write one project: one read and one conditional commit.
+def apply(
+    db: Firestore, project_id: str, change: Change, *, audit: AuditOf | None = None
+) -> tuple[Project, Project | None]:
+    """Read, change and write one project: one read and one conditional commit (which
+    also creates the change's audit entry, so both land or neither).
 
     The commit holds only if nobody wrote the project since the read; otherwise the
     change runs again on a fresh read (``store.documents.read_modify_write``), so it
@@ -137,6 +150,13 @@ def apply(db: Firestore, project_id: str, change: Change) -> tuple[Project, Proj
             raise NotFound()
         return change(current)
 
+    def audited(before: Project | None, after: Project | None) -> Creates:
+        entry = audit(before, after) if audit is not None and before is not None else None
+        if entry is None:
+            return ()
+        document = {**audit_document(entry), "outcome": APPLIED}
+        return [(db.collection(AUDIT_COLLECTION).document(entry.id), document)]
+
     outcome = read_modify_write(
         db.client,
         ref,
@@ -144,6 +164,7 @@ def apply(db: Firestore, project_id: str, change: Change) -> tuple[Project, Proj
         encode=to_document,
         change=existing,
         timeout=db.timeout(),
+        also=audited,
     )
     assert outcome.before is not None  # ``existing`` raised otherwise
     return outcome.before, outcome.after

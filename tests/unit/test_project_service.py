@@ -341,3 +341,57 @@ def test_a_failed_create_gives_its_key_back() -> None:
     del w.store.create  # the real one again
     project, replayed = w.service.create(OWNER_P, name="n", description="d", idempotency_key="k3")
     assert (replayed, w.store.get(project.id)) == (False, project)
+
+
+# --- the audit log: every change of who may access a project -------------------------
+
+#: op -> (the entry's action, what the project's access is after it: owner, editors, viewers)
+AUDITED: dict[Op, tuple[str, dict[str, object]]] = {
+    Op.ADD_MEMBER: (
+        "project.shared",
+        {"ownerId": OWNER, "editors": [EDITOR], "viewers": [VIEWER, OUTSIDER]},
+    ),
+    Op.REMOVE_OTHER: (
+        "project.member_removed",
+        {"ownerId": OWNER, "editors": [EDITOR], "viewers": []},
+    ),
+    Op.LEAVE: ("project.member_removed", {"ownerId": OWNER, "editors": [], "viewers": [VIEWER]}),
+    Op.TRANSFER: (
+        "project.transferred",
+        {"ownerId": EDITOR, "editors": [OWNER], "viewers": [VIEWER]},
+    ),
+    Op.DELETE: ("project.deleted", {}),
+}
+
+
+@pytest.mark.parametrize("op", AUDITED, ids=lambda op: f"{op.value}_is_audited")
+def test_access_changes_are_audited_with_before_and_after(op: Op) -> None:
+    w = world()
+    actor = Actor.EDITOR if op is Op.LEAVE else Actor.OWNER
+    perform(w, actor, op)
+    [entry] = w.store.audit_log
+    action, after = AUDITED[op]
+    assert (entry.action, entry.actor, entry.target) == (
+        action,
+        PRINCIPALS[actor].uid,
+        f"projects/{PID}",
+    )
+    assert entry.before == {"ownerId": OWNER, "editors": [EDITOR], "viewers": [VIEWER]}
+    assert (entry.after, entry.time) == (after, T0)
+
+
+@pytest.mark.parametrize(
+    "op", [Op.CREATE, Op.READ, Op.UPDATE], ids=lambda op: f"{op.value}_is_not_an_access_change"
+)
+def test_other_operations_write_no_entry(op: Op) -> None:
+    w = world()
+    perform(w, Actor.OWNER, op)
+    assert w.store.audit_log == []
+
+
+@pytest.mark.parametrize("op", AUDITED, ids=lambda op: f"refused_{op.value}_writes_no_entry")
+def test_a_refused_change_writes_no_entry(op: Op) -> None:
+    w = world()
+    with pytest.raises(ApiError):
+        perform(w, Actor.STRANGER, op)
+    assert w.store.audit_log == []
