@@ -46,7 +46,6 @@ import requests
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
-from firebase_admin import _http_client, _token_gen
 
 logger = logging.getLogger(__name__)
 
@@ -284,13 +283,23 @@ def _public_key(pem: object) -> RSAPublicKey | None:
     return key if isinstance(key, RSAPublicKey) else None
 
 
+#: Where Google publishes the certificates of Firebase ID tokens. The same value as
+#: firebase-admin's private ``_token_gen.ID_TOKEN_CERT_URI``, defined here so that no
+#: private module is imported; ``tests/unit/test_firebase_admin_contract.py`` fails
+#: loudly if an upgrade of firebase-admin changes it.
+ID_TOKEN_CERT_URI = (
+    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+)
+#: firebase-admin's default ``httpTimeout`` (its private ``_http_client``), likewise checked.
+DEFAULT_HTTP_TIMEOUT_SECONDS = 120
+
+
 def for_app(app: firebase_admin.App) -> PublicKeys:
     """A new, empty key store for ``app``'s tokens; whoever verifies keeps it (the
     ``Authenticator`` does, one per process).
 
-    The URL is firebase-admin's ``ID_TOKEN_CERT_URI`` and the timeout the app's
-    ``httpTimeout``, read now, as firebase-admin reads them when it builds the app's
-    auth client.
+    The URL is ``ID_TOKEN_CERT_URI`` (read now, so tests can point it at a local
+    server) and the timeout the app's ``httpTimeout``, as firebase-admin uses them.
     """
-    timeout = app.options.get("httpTimeout", _http_client.DEFAULT_TIMEOUT_SECONDS)
-    return PublicKeys(_token_gen.ID_TOKEN_CERT_URI, timeout=float(timeout))
+    timeout = app.options.get("httpTimeout", DEFAULT_HTTP_TIMEOUT_SECONDS)
+    return PublicKeys(ID_TOKEN_CERT_URI, timeout=float(timeout))

@@ -31,7 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from firebase_admin import _token_gen
 
-_token_gen.ID_TOKEN_CERT_URI = os.environ["BENCH_CERT_URL"]
+from auth import keys as _keys
+
+# The bench's key server stands in for Google's, for firebase-admin and for this backend.
+_token_gen.ID_TOKEN_CERT_URI = _keys.ID_TOKEN_CERT_URI = os.environ["BENCH_CERT_URL"]
 
 from firebase_admin import auth as fb_auth  # noqa: E402
 from flask import Request, Response  # noqa: E402

@@ -42,7 +42,7 @@ class Row:
 
 
 def measure(cert_url: str, *, batch: int, rounds: int) -> list[Row]:
-    _token_gen.ID_TOKEN_CERT_URI = cert_url
+    _token_gen.ID_TOKEN_CERT_URI = keys.ID_TOKEN_CERT_URI = cert_url
     app = firebase_admin.initialize_app(
         AnonymousCredentials(),  # type: ignore[no-untyped-call]
         options={"projectId": env.PROJECT_ID, "httpTimeout": 10},

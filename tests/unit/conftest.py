@@ -61,7 +61,8 @@ def make_production_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]
     apps: list[firebase_admin.App] = []
 
     def make(cert_url: str) -> firebase_admin.App:
-        monkeypatch.setattr(_token_gen, "ID_TOKEN_CERT_URI", cert_url)
+        monkeypatch.setattr(_token_gen, "ID_TOKEN_CERT_URI", cert_url)  # the SDK's path
+        monkeypatch.setattr(keys, "ID_TOKEN_CERT_URI", cert_url)  # this backend's
         app = firebase_admin.initialize_app(
             AnonymousCredentials(),  # type: ignore[no-untyped-call]
             options={"projectId": tokenforge.PROJECT_ID, "httpTimeout": 5},
