@@ -287,7 +287,7 @@ def _public_key(pem: object) -> RSAPublicKey | None:
 #: firebase-admin's private ``_token_gen.ID_TOKEN_CERT_URI``, defined here so that no
 #: private module is imported; ``tests/unit/test_firebase_admin_contract.py`` fails
 #: loudly if an upgrade of firebase-admin changes it.
-ID_TOKEN_CERT_URI = (  # noqa: S105 - a public URL, not a secret
+ID_TOKEN_CERT_URI = (
     "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
 )
 #: firebase-admin's default ``httpTimeout`` (its private ``_http_client``), likewise checked.
