@@ -288,7 +288,8 @@ def _public_key(pem: object) -> RSAPublicKey | None:
 #: private module is imported; ``tests/unit/test_firebase_admin_contract.py`` fails
 #: loudly if an upgrade of firebase-admin changes it.
 ID_TOKEN_CERT_URI = (
-    "https://www.googleapis.com/robot/v1/metadata/x509/securetoken@system.gserviceaccount.com"
+    "https://www.googleapis.com/robot/v1/metadata/x509/"  # noqa: S105 - a public URL
+    "securetoken@system.gserviceaccount.com"
 )
 #: firebase-admin's default ``httpTimeout`` (its private ``_http_client``), likewise checked.
 DEFAULT_HTTP_TIMEOUT_SECONDS = 120
