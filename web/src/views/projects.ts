@@ -230,16 +230,15 @@ function projectCard(ctx: Ctx, project: Project, reload: () => Promise<void>, op
 /**
  * Adds or changes a member; says who, by name. The email of someone not yet a member
  * goes to `POST .../members`, which looks the address up (404 user_not_found when
- * nobody has it); admins resolve it with their own look-up instead, as before that
- * endpoint existed. A member's email (a role change) and a uid go to
- * `PUT .../members/{uid}`.
+ * nobody has it), for owners and admins alike. A member's email (a role change) and
+ * a uid go to `PUT .../members/{uid}`.
  */
 async function shareWith(ctx: Ctx, project: Project, people: Person[], typed: string, role: string): Promise<string> {
   const path = projectPath(project.id);
   const ifMatch = etagOf(project);
   const value = typed.trim();
   const sameEmail = (person: Person): boolean => person.email?.toLowerCase() === value.toLowerCase();
-  if (value.includes('@') && !people.some(sameEmail) && !ctx.session.hasRole('admin')) {
+  if (value.includes('@') && !people.some(sameEmail)) {
     const { data } = await ctx.api.call<Project>('POST', `${path}/members`, { body: { email: value, role }, ifMatch });
     const added = data.people?.find(sameEmail);
     return added ? personName(added) : value;
