@@ -43,7 +43,7 @@ from auth.policy import (
     member_removal_action,
 )
 from auth.principal import Principal, Role, roles_from_claims
-from auth.resources import MAX_MEMBERS, PROJECTS, RESOURCES, TASKS
+from auth.resources import PROJECTS, RESOURCES, TASKS
 from auth.revocation import RevocationChecker
 from auth.session_cookies import SESSION_COOKIE_NAME
 
@@ -67,7 +67,6 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "BOOKKEEPING_FIELDS",
-    "MAX_MEMBERS",
     "PROJECTS",
     "RESOURCES",
     "SAFE_METHODS",

@@ -48,8 +48,7 @@ from core.errors import AssigneeNotMember, TooManyMembers
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-#: Editors plus viewers on one project.
-MAX_MEMBERS = 100
+from core.fields import MAX_MEMBERS
 
 ADMIN, AUDITOR = Role.ADMIN, Role.AUDITOR
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.field_types import Description, DocumentId, Name, TaskNotes, TaskTitle, Uid
+from core.fields import MAX_MEMBERS
 
 
 class Document(BaseModel):
@@ -25,8 +26,8 @@ class ProjectDocument(Document):
     name: Name
     description: Description
     ownerId: Uid  # noqa: N815
-    editors: list[Uid]
-    viewers: list[Uid]
+    editors: list[Uid] = Field(max_length=MAX_MEMBERS)
+    viewers: list[Uid] = Field(max_length=MAX_MEMBERS)
     #: owner + editors + viewers: one array-contains query lists what a user may read.
     members: list[Uid] = Field(max_length=101)
 

@@ -95,6 +95,8 @@ MAX_CURSOR_LENGTH = 200
 DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 MAX_NAME_LENGTH, MAX_DESCRIPTION_LENGTH = 200, 5000
+#: Editors plus viewers on one project (``auth.resources`` declares it as an invariant).
+MAX_MEMBERS = 100
 #: Roles in one ``PUT /admin/users/{uid}/roles`` body.
 MAX_ROLES = 10
 

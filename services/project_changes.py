@@ -6,8 +6,8 @@ import dataclasses
 from datetime import datetime
 from enum import StrEnum
 
-from auth import MAX_MEMBERS  # editors plus viewers: declared once, with the rules
 from core.errors import NotFound, PreconditionFailed, TooManyMembers, ValidationFailed
+from core.fields import MAX_MEMBERS  # editors plus viewers: defined once
 from store.models import Project
 
 

@@ -9,10 +9,12 @@ relation, and lets ``firestore.rules`` test membership cheaply.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from core.errors import NotFound
+from core.fields import is_uid
 from store import cursors
 from store.audit import APPLIED
 from store.audit import COLLECTION as AUDIT_COLLECTION
@@ -25,6 +27,8 @@ from store.models import AuditEntry, Page, Project, as_datetime
 
 if TYPE_CHECKING:
     from google.cloud.firestore import CollectionReference, DocumentReference, Query
+
+logger = logging.getLogger(__name__)
 
 COLLECTION = "projects"
 #: Fresh transactions tried, with back-off, before contention becomes 409 ``busy``
@@ -210,12 +214,27 @@ def from_document(doc_id: str, data: dict[str, Any]) -> Project:
         name=str(data.get("name", "")),
         description=str(data.get("description", "")),
         owner_id=str(data["ownerId"]),
-        editors=tuple(data.get("editors", ())),
-        viewers=tuple(data.get("viewers", ())),
+        editors=_uids(data.get("editors"), doc_id),
+        viewers=_uids(data.get("viewers"), doc_id),
         created_at=as_datetime(data["createdAt"]),
         updated_at=as_datetime(data["updatedAt"]),
         version=int(data.get("version", 1)),
     )
+
+
+def _uids(value: object, doc_id: str) -> tuple[str, ...]:
+    """A member list as stored. Clients that write Firestore directly are held to its
+    shape by the rules, but the rules language cannot check each element's type, so an
+    element that is not a uid (a number, a 500-character string) is dropped here: it
+    can match no caller, and must not reach code that expects a uid (never a 500)."""
+    if not isinstance(value, list | tuple):
+        return ()
+    uids = tuple(item for item in value if isinstance(item, str) and is_uid(item))
+    if len(uids) != len(value):
+        logger.warning(
+            "project %s holds %d member entries that are not uids", doc_id, len(value) - len(uids)
+        )
+    return uids
 
 
 def _collection(db: Firestore) -> CollectionReference:
