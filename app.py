@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from typing_extensions import Unpack
 
     from auth import Authenticator, RevocationChecker, UserDirectory
+    from core.rate_limits import RateLimits
     from services.app_check import AppCheckGate
     from services.projects import ProjectService
     from services.roles import RoleService
@@ -83,6 +84,7 @@ class Parts(TypedDict, total=False):
     tasks: TaskService
     roles: RoleService
     app_check: AppCheckGate
+    rate_limits: RateLimits
 
 
 class part(Generic[T]):  # noqa: N801 - used as a decorator, like property
@@ -230,6 +232,26 @@ class Container:
             tasks=self.task_store,
             projects=self.project_store,
             require_verified_email=self.settings.require_verified_email,
+        )
+
+    @part
+    def rate_limits(self) -> RateLimits:
+        """Abuse limits of this instance (token buckets; bounded memory)."""
+        from core.rate_limits import Budget, RateLimits
+
+        s = self.settings
+        # A burst of a fifth of a minute's budget (at least 10): short bursts pass.
+        return RateLimits(
+            ip=Budget(s.rate_limit_ip_per_minute, max(10, s.rate_limit_ip_per_minute // 5)),
+            user_reads=Budget(
+                s.rate_limit_user_reads_per_minute,
+                max(10, s.rate_limit_user_reads_per_minute // 5),
+            ),
+            user_writes=Budget(
+                s.rate_limit_user_writes_per_minute,
+                max(10, s.rate_limit_user_writes_per_minute // 5),
+            ),
+            max_keys=s.rate_limit_keys,
         )
 
     @part

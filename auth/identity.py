@@ -33,6 +33,10 @@ class SessionCookie:
     path: str
 
 
+#: Called with a verified uid before any Auth backend call; raises to refuse the caller.
+Admit = Callable[[str], None]
+
+
 class Authenticator:
     """Verifies bearer tokens and checks them against the user record.
 
@@ -103,16 +107,25 @@ class Authenticator:
         return self.authenticate_token(bearer_token(authorization), privileged=privileged)
 
     def authenticate_credential(
-        self, credential: Credential, *, privileged: bool = False
+        self, credential: Credential, *, privileged: bool = False, admit: Admit | None = None
     ) -> Principal:
-        """Like ``authenticate``, for a credential taken from a request (``auth.credential``)."""
-        if credential.kind is CredentialKind.SESSION_COOKIE:
-            return self.authenticate_session_cookie(credential.value, privileged=privileged)
-        return self.authenticate_token(credential.value, privileged=privileged)
+        """Like ``authenticate``, for a credential taken from a request (``auth.credential``).
 
-    def authenticate_token(self, token: str, *, privileged: bool = False) -> Principal:
+        Args:
+            admit: called with the verified uid before any Auth backend call (the
+                revocation check); it raises to refuse the caller (a rate limit, say).
+        """
+        if credential.kind is CredentialKind.SESSION_COOKIE:
+            return self.authenticate_session_cookie(
+                credential.value, privileged=privileged, admit=admit
+            )
+        return self.authenticate_token(credential.value, privileged=privileged, admit=admit)
+
+    def authenticate_token(
+        self, token: str, *, privileged: bool = False, admit: Admit | None = None
+    ) -> Principal:
         """Like ``authenticate``, for a token already taken from its header."""
-        return self._principal(self.verify_token(token), privileged=privileged)
+        return self._principal(self.verify_token(token), privileged=privileged, admit=admit)
 
     def verify_token(self, token: str) -> dict[str, Any]:
         """The verified claims of an ID token (no revocation check)."""
@@ -125,7 +138,9 @@ class Authenticator:
             clock=self._clock,
         )
 
-    def authenticate_session_cookie(self, cookie: str, *, privileged: bool = False) -> Principal:
+    def authenticate_session_cookie(
+        self, cookie: str, *, privileged: bool = False, admit: Admit | None = None
+    ) -> Principal:
         """Like ``authenticate``, for a Firebase session cookie (same revocation rules)."""
         claims = session_cookies.verify(
             cookie,
@@ -133,7 +148,7 @@ class Authenticator:
             clock_skew_seconds=self._settings.clock_skew_seconds,
             clock=self._clock,
         )
-        return self._principal(claims, privileged=privileged)
+        return self._principal(claims, privileged=privileged, admit=admit)
 
     def issue_session_cookie(self, id_token: str, principal: Principal) -> SessionCookie:
         """Exchange ``principal``'s verified ID token for a session cookie.
@@ -153,8 +168,12 @@ class Authenticator:
         """The ``Path`` of the session cookie (``SESSION_COOKIE_PATH``)."""
         return self._settings.session_cookie_path
 
-    def _principal(self, claims: dict[str, Any], *, privileged: bool) -> Principal:
+    def _principal(
+        self, claims: dict[str, Any], *, privileged: bool, admit: Admit | None = None
+    ) -> Principal:
         principal = principal_from_claims(claims)
+        if admit is not None:
+            admit(principal.uid)
         fresh = privileged or bool(principal.roles)
         record = self._revocation.check(principal.uid, principal.issued_at, fresh=fresh)
         if principal.roles:

@@ -269,6 +269,19 @@ class PreconditionFailed(ApiError):
     default_message = "The resource changed since you read it (If-Match failed)."
 
 
+class RateLimited(ApiError):
+    """Over this instance's request budget (per client IP, or per user); retry later."""
+
+    status = 429
+    code = "rate_limited"
+    default_message = "Too many requests; retry after the time given in Retry-After."
+
+    def __init__(self, message: str | None = None, *, retry_after: int = 1, rule: str = "") -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+        #: Which budget refused (``ip``, ``user:reads``, ``user:writes``), for the log.
+        self.rule = rule
+
+
 class PayloadTooLarge(ApiError):
     """The body is larger than the limit."""
 

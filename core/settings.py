@@ -73,6 +73,13 @@ class Settings:
     project_number: str | None = None
     #: Where App Check's public keys are published (Google's, except in local tests).
     app_check_jwks_url: str = APP_CHECK_JWKS_URL
+    #: Abuse limits per instance (``core.rate_limits``): requests per minute per client
+    #: IP, and per user for reads and for writes (writes tighter); 0 turns one off.
+    rate_limit_ip_per_minute: int = 1200
+    rate_limit_user_reads_per_minute: int = 600
+    rate_limit_user_writes_per_minute: int = 120
+    #: Client IPs and users tracked at once (bounded memory; the least recent go first).
+    rate_limit_keys: int = 10_000
 
     @property
     def deployed(self) -> bool:
@@ -118,6 +125,14 @@ class Settings:
             app_check=_app_check_mode(env),
             project_number=_project_number(env),
             app_check_jwks_url=_jwks_url(env),
+            rate_limit_ip_per_minute=_int(env, "RATE_LIMIT_IP_PER_MINUTE", 1200, 0, 1_000_000),
+            rate_limit_user_reads_per_minute=_int(
+                env, "RATE_LIMIT_USER_READS_PER_MINUTE", 600, 0, 1_000_000
+            ),
+            rate_limit_user_writes_per_minute=_int(
+                env, "RATE_LIMIT_USER_WRITES_PER_MINUTE", 120, 0, 1_000_000
+            ),
+            rate_limit_keys=_int(env, "RATE_LIMIT_KEYS", 10_000, 1, 1_000_000),
         )
         settings.check_safety()
         return settings

@@ -25,9 +25,10 @@ from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
 from werkzeug.exceptions import NotFound as WerkzeugNotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 
-from auth import Principal, credential
+from auth import SAFE_METHODS, Principal, credential
 from core import errors, request_log
 from core.logging import TRACE_HEADERS, trace_field
+from core.settings import Settings
 from handlers.endpoints import HTTP_METHODS, Access, Endpoint, Paged, Param, View
 from handlers.responses import (
     empty_response,
@@ -241,6 +242,9 @@ class _Served(Generic[D]):
         # HEAD is served by the GET view (werkzeug adds HEAD wherever GET is allowed).
         endpoints = self._routes[index].endpoints
         declared = endpoints.get(request.method) or endpoints["GET"]
+        # Abuse limits first: nothing below (App Check's ledger, Auth, Firestore) runs
+        # for a client over its budget.
+        _within(self._container.rate_limits.check_ip(client_ip(request, self._settings)), "ip")
         # App Check before authentication (preflights were answered above, unchecked).
         if self._settings.app_check != "off":
             self._container.app_check.check(
@@ -271,7 +275,16 @@ class _Served(Generic[D]):
             bearer_only=access.bearer_only,
         )
         authenticator = self._container.authenticator
-        return authenticator.authenticate_credential(found, privileged=access.privileged)
+        limits, write = self._container.rate_limits, request.method not in SAFE_METHODS
+
+        def admit(uid: str) -> None:
+            # After the token is verified, before any Auth backend call.
+            rule = "user:writes" if write else "user:reads"
+            _within(limits.check_user(uid, write=write), rule)
+
+        return authenticator.authenticate_credential(
+            found, privileged=access.privileged, admit=admit
+        )
 
     def _normalised(self, path: str) -> str:
         if len(path) > 1 and path.endswith("/"):
@@ -353,6 +366,25 @@ def _with_cors(
         return serve(request)
 
     return entry_point
+
+
+def client_ip(request: Request, settings: Settings) -> str:
+    """The client's IP for the per-IP budget. Deployed, Google's front end appends the
+    address it received the request from to ``X-Forwarded-For``: the last entry is the
+    one a client cannot forge (earlier entries are whatever the client sent)."""
+    if settings.deployed:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
+    return request.remote_addr or "unknown"
+
+
+def _within(retry_after: int | None, rule: str) -> None:
+    """Refuse with 429 (and the log line names the budget) when a budget is spent."""
+    if retry_after is not None:
+        request_log.note_decision("request", "rate_limit", allowed=False, rule=f"rate:{rule}")
+        raise errors.RateLimited(retry_after=retry_after, rule=rule)
 
 
 def exact_origin_patterns(origins: Sequence[str]) -> list[re.Pattern[str]]:

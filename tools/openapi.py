@@ -124,6 +124,8 @@ STATUS_DESCRIPTIONS: Mapping[int, str] = {
     413: f"The body is over {MAX_BODY_BYTES} bytes.",
     415: "The body is not UTF-8 `application/json`.",
     422: "The `Idempotency-Key` was already used with another body.",
+    429: "`rate_limited`: over this instance's budget for the client IP or the user; "
+    "retry after `Retry-After` seconds.",
     500: "An unexpected failure; the message carries only a request id.",
     503: "Firestore or Firebase Auth is unreachable; nothing was changed.",
 }
@@ -133,13 +135,14 @@ STATUS_HEADERS: Mapping[int, Mapping[str, bool]] = {
     401: {"WWW-Authenticate": True},
     405: {"Allow": True},
     409: {"Retry-After": False},
+    429: {"Retry-After": True},
     503: {"Retry-After": True},
 }
 
 #: Every authenticated operation may answer these.
-COMMON_ERRORS = (401, 500, 503)
+COMMON_ERRORS = (401, 429, 500, 503)
 #: A public one these.
-UNAUTHENTICATED_ERRORS = (500, 503)
+UNAUTHENTICATED_ERRORS = (429, 500, 503)
 #: A JSON body adds these.
 BODY_ERRORS = (400, 413, 415)
 

@@ -175,6 +175,6 @@ def test_public_and_bearer_only_endpoints_are_documented_as_such() -> None:
     paths = build_document([things])["paths"]
     public, bearer = paths["/things"]["get"], paths["/things"]["post"]
     assert public["security"] == []
-    assert set(public["responses"]) == {"200", "500", "503"}
+    assert set(public["responses"]) == {"200", "429", "500", "503"}
     assert bearer["security"] == [{"bearerAuth": []}]
-    assert set(bearer["responses"]) == {"200", "401", "500", "503"}  # no CSRF 403: no cookie
+    assert set(bearer["responses"]) == {"200", "401", "429", "500", "503"}  # no CSRF 403: no cookie

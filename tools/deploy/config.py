@@ -34,6 +34,10 @@ SETTINGS = (
     "SESSION_COOKIE_PATH",
     "APP_CHECK",
     "FIREBASE_PROJECT_NUMBER",
+    "RATE_LIMIT_IP_PER_MINUTE",
+    "RATE_LIMIT_USER_READS_PER_MINUTE",
+    "RATE_LIMIT_USER_WRITES_PER_MINUTE",
+    "RATE_LIMIT_KEYS",
 )
 #: Set by the deploy itself: the project from ``project``; functions-framework's
 #: gunicorn ``THREADS`` from ``concurrency`` (so that every request Cloud Run lets in
