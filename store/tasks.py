@@ -12,11 +12,11 @@ batchGet, commit): the floor for a write whose invariant spans two documents.
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+
+from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from core.errors import Busy, NotFound
 from store import cursors
@@ -139,16 +139,22 @@ class FirestoreTasks(TaskStore):
                 transaction.set(task_ref, to_document(updated))
             return updated
 
-        for attempt in range(CONTENTION_ROUNDS):
-            try:
-                with translated():
-                    result: Task | None = run(client.transaction())
-                return result
-            except Busy:
-                if attempt == CONTENTION_ROUNDS - 1:
-                    raise
-                time.sleep(random.uniform(0.02, 0.1) * 2**attempt)  # noqa: S311 - jitter
-        raise AssertionError("unreachable")
+        def attempt() -> Task | None:
+            with translated():
+                result: Task | None = run(client.transaction())
+            return result
+
+        # The client library retries a conflicting commit at once, but not a read that
+        # lost a lock: under a burst of writes, back off and start over (``change`` is
+        # pure). tenacity, as in ``store.documents``: rounds bounded by count.
+        retrying = Retrying(
+            stop=stop_after_attempt(CONTENTION_ROUNDS),
+            wait=wait_random_exponential(multiplier=0.02, max=0.4),
+            retry=retry_if_exception_type(Busy),
+            reraise=True,
+        )
+        outcome: Task | None = retrying(attempt)
+        return outcome
 
     def list_page(
         self, project_id: str, *, where: TaskFilter, limit: int, cursor: str | None
