@@ -3,6 +3,9 @@ called by each entry point: ``main.py``, the tools) and passed down from there.
 
 Bad values fail at import time (the instance refuses to start) rather than on
 the first request. Every knob is documented in README.md ("Settings").
+
+Parsed by hand over ``os.environ`` rather than with pydantic-settings: that would load
+pydantic at every cold start of ``me``, which ``tests/unit/test_cold_start.py`` forbids.
 """
 
 from __future__ import annotations
