@@ -9,9 +9,10 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
-from typing import Literal, get_args
+from types import MappingProxyType
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from core import origins as origins_module
@@ -24,6 +25,9 @@ MAX_CLOCK_SKEW_SECONDS = 60
 EMULATOR_RISK_ACKNOWLEDGEMENT = "i-accept-unsigned-tokens"
 #: Google's App Check public keys (a JWKS); another URL only with a ``demo-`` project.
 APP_CHECK_JWKS_URL = "https://firebaseappcheck.googleapis.com/v1/jwks"
+
+#: The entry point of main.py that answers Identity Platform's blocking events.
+IDENTITY_FUNCTION = "identity"
 
 #: ``off``: not checked; ``monitor``: checked and logged, never refused; ``enforce``: refused.
 AppCheckMode = Literal["off", "monitor", "enforce"]
@@ -73,6 +77,15 @@ class Settings:
     project_number: str | None = None
     #: Where App Check's public keys are published (Google's, except in local tests).
     app_check_jwks_url: str = APP_CHECK_JWKS_URL
+    #: Email domains that may sign up and sign in (lower case, exact); empty: any.
+    signup_allowed_email_domains: tuple[str, ...] = ()
+    #: Custom claims every new account starts with (checked by ``auth.signup_policy``).
+    signup_default_claims: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: The URLs the ``identity`` function is registered under with Identity Platform:
+    #: a blocking token's ``aud`` must be one of them.
+    identity_function_urls: tuple[str, ...] = ()
+    #: The entry point this instance serves (``FUNCTION_TARGET``, set by Cloud Functions).
+    function_target: str | None = None
 
     @property
     def deployed(self) -> bool:
@@ -118,6 +131,10 @@ class Settings:
             app_check=_app_check_mode(env),
             project_number=_project_number(env),
             app_check_jwks_url=_jwks_url(env),
+            signup_allowed_email_domains=_signup_domains(env),
+            signup_default_claims=_signup_default_claims(env),
+            identity_function_urls=_identity_function_urls(env),
+            function_target=env.get("FUNCTION_TARGET") or None,
         )
         settings.check_safety()
         return settings
@@ -158,6 +175,24 @@ class Settings:
                 f"ALLOW_EMULATOR_WITH_REAL_PROJECT={EMULATOR_RISK_ACKNOWLEDGEMENT}."
             )
         self._check_app_check()
+        self._check_identity_function()
+
+    def _check_identity_function(self) -> None:
+        """The ``identity`` function verifies the ``aud`` of every blocking token, so it
+        needs its URLs; plain ``http`` is accepted only locally with a ``demo-`` project
+        (the Auth emulator calls a local URL)."""
+        if self.function_target == IDENTITY_FUNCTION and not self.identity_function_urls:
+            raise ConfigError(
+                "IDENTITY_FUNCTION_URLS: required by the identity function (the URL it is "
+                "registered under with Identity Platform, e.g. "
+                f"https://REGION-{self.project_id}.cloudfunctions.net/identity), got nothing"
+            )
+        insecure = [url for url in self.identity_function_urls if url.startswith("http://")]
+        if insecure and (self.deployed or not self.project_id.startswith("demo-")):
+            raise ConfigError(
+                f"IDENTITY_FUNCTION_URLS: expected https URLs, got {insecure[0]!r} (http is "
+                "accepted only locally with a demo- project, for the Auth emulator)"
+            )
 
     def _check_app_check(self) -> None:
         """App Check needs the project number, and trusts no keys but Google's outside
@@ -207,6 +242,46 @@ def _jwks_url(env: Mapping[str, str]) -> str:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConfigError(f"APP_CHECK_JWKS_URL: expected an http(s) URL, got {raw!r}")
     return raw
+
+
+def _signup_domains(env: Mapping[str, str]) -> tuple[str, ...]:
+    from auth import signup_policy  # here, not at the top: auth imports this module
+
+    try:
+        return signup_policy.parse_allowed_domains(env.get("SIGNUP_ALLOWED_EMAIL_DOMAINS", ""))
+    except ValueError as error:
+        raise ConfigError(f"SIGNUP_ALLOWED_EMAIL_DOMAINS: {error}") from None
+
+
+def _signup_default_claims(env: Mapping[str, str]) -> Mapping[str, Any]:
+    from auth import signup_policy  # here, not at the top: auth imports this module
+
+    try:
+        claims = signup_policy.parse_default_claims(env.get("SIGNUP_DEFAULT_CLAIMS", ""))
+    except ValueError as error:
+        raise ConfigError(f"SIGNUP_DEFAULT_CLAIMS: {error}") from None
+    return MappingProxyType(claims)
+
+
+def _identity_function_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Comma-separated exact URLs (compared with ``aud`` as they are: no normalising)."""
+    urls = tuple(url.strip() for url in env.get("IDENTITY_FUNCTION_URLS", "").split(","))
+    urls = tuple(url for url in urls if url)
+    for url in urls:
+        parts = urlsplit(url)
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or url != parts.geturl()
+            or any(c.isspace() for c in url)
+        ):
+            raise ConfigError(
+                "IDENTITY_FUNCTION_URLS: expected the identity function's URLs like "
+                f"https://europe-west1-my-project.cloudfunctions.net/identity, got {url!r}"
+            )
+    return urls
 
 
 def _cookie_path(raw: str) -> str:

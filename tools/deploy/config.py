@@ -34,6 +34,9 @@ SETTINGS = (
     "SESSION_COOKIE_PATH",
     "APP_CHECK",
     "FIREBASE_PROJECT_NUMBER",
+    "SIGNUP_ALLOWED_EMAIL_DOMAINS",
+    "SIGNUP_DEFAULT_CLAIMS",
+    "IDENTITY_FUNCTION_URLS",
 )
 #: Set by the deploy itself: the project from ``project``; functions-framework's
 #: gunicorn ``THREADS`` from ``concurrency`` (so that every request Cloud Run lets in
