@@ -1,7 +1,8 @@
 """Cloud Functions entry points. Wiring only: each name is a deployable function.
 
-Deploy one function per entry point (``--entry-point me|projects|admin|session``);
-run all of them locally on one port with ``--target local``.
+Deploy one function per entry point (``--entry-point me|projects|admin|session|identity``;
+``identity`` answers Identity Platform's blocking events); run all of them locally on
+one port with ``--target local``.
 
 Entry points are resolved on first access (PEP 562), so a deployed function imports
 only its own handlers: ``me`` never loads pydantic, grpc or the Firestore client,
@@ -29,6 +30,7 @@ functions_framework.errorhandler(HTTPException)(framework_error)
 #: Entry point -> the module that defines it.
 _ENTRY_POINTS = {
     "admin": "handlers.admin",
+    "identity": "handlers.identity",
     "local": "handlers",
     "me": "handlers.me",
     "projects": "handlers.projects",

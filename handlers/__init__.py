@@ -46,6 +46,10 @@ def local(request: Request) -> Response:
     from handlers.http import Function
 
     path = request.path.rstrip("/") or "/"
+    if path == "/identity":  # Identity Platform's blocking events (no API route)
+        from handlers.identity import identity
+
+        return identity(request)
     for function in _functions():
         if function.owns(path):
             return function(request)
