@@ -245,19 +245,26 @@ def _jwks_url(env: Mapping[str, str]) -> str:
 
 
 def _signup_domains(env: Mapping[str, str]) -> tuple[str, ...]:
-    from auth import signup_policy  # here, not at the top: auth imports this module
+    raw = env.get("SIGNUP_ALLOWED_EMAIL_DOMAINS", "")
+    if not raw.strip():
+        return ()
+    # Imported here, not at the top: auth imports this module (and unset costs nothing).
+    from auth import signup_policy
 
     try:
-        return signup_policy.parse_allowed_domains(env.get("SIGNUP_ALLOWED_EMAIL_DOMAINS", ""))
+        return signup_policy.parse_allowed_domains(raw)
     except ValueError as error:
         raise ConfigError(f"SIGNUP_ALLOWED_EMAIL_DOMAINS: {error}") from None
 
 
 def _signup_default_claims(env: Mapping[str, str]) -> Mapping[str, Any]:
-    from auth import signup_policy  # here, not at the top: auth imports this module
+    raw = env.get("SIGNUP_DEFAULT_CLAIMS", "")
+    if not raw.strip():
+        return MappingProxyType({})
+    from auth import signup_policy  # here: see _signup_domains
 
     try:
-        claims = signup_policy.parse_default_claims(env.get("SIGNUP_DEFAULT_CLAIMS", ""))
+        claims = signup_policy.parse_default_claims(raw)
     except ValueError as error:
         raise ConfigError(f"SIGNUP_DEFAULT_CLAIMS: {error}") from None
     return MappingProxyType(claims)
