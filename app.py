@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 
     from auth import Authenticator, RevocationChecker, UserDirectory
     from core.rate_limits import RateLimits
+    from handlers.identity import IdentityHandler
     from services.app_check import AppCheckGate
     from services.projects import ProjectService
     from services.roles import RoleService
@@ -85,6 +86,7 @@ class Parts(TypedDict, total=False):
     roles: RoleService
     app_check: AppCheckGate
     rate_limits: RateLimits
+    identity: IdentityHandler
 
 
 class part(Generic[T]):  # noqa: N801 - used as a decorator, like property
@@ -233,6 +235,13 @@ class Container:
             projects=self.project_store,
             require_verified_email=self.settings.require_verified_email,
         )
+
+    @part
+    def identity(self) -> IdentityHandler:
+        """The ``identity`` function: Identity Platform's blocking events (no Firestore)."""
+        from handlers.identity import build
+
+        return build(self.settings)
 
     @part
     def rate_limits(self) -> RateLimits:

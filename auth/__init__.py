@@ -3,7 +3,7 @@
 The public API: everything outside ``auth`` imports from here, never from its modules.
 """
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from auth.claims import canonical_roles, merge_roles
 from auth.conditions import RulesScope
@@ -30,6 +30,7 @@ from auth.directory import Profile, UserDirectory, UserRecord
 from auth.directory import translated as translated_auth_errors
 from auth.firebase_app import firebase_app
 from auth.identity import Authenticator, SessionCookie
+from auth.keys import PublicKeys
 from auth.policy import (
     Action,
     ProjectAccess,
@@ -47,21 +48,39 @@ from auth.resources import PROJECTS, RESOURCES, TASKS
 from auth.revocation import RevocationChecker
 from auth.session_cookies import SESSION_COOKIE_NAME
 
+if TYPE_CHECKING:  # what ``__getattr__`` below loads on first use, for the type checker
+    from auth.app_check import AppCheckToken, AppCheckVerifier
+    from auth.app_check import key_store as app_check_key_store
+    from auth.blocking import BlockingTokenVerifier
+    from auth.blocking import key_store as blocking_key_store
+    from auth.signup_policy import SignupPolicy, Verdict
+    from auth.signup_policy import decide as decide_signup
+    from auth.signup_policy import parse_allowed_domains as parse_signup_domains
+    from auth.signup_policy import parse_default_claims as parse_signup_default_claims
+
 #: Loaded on first use (PEP 562): with App Check off, no instance pays for PyJWT.
 _LAZY = {
-    "AppCheckToken": "auth.app_check",
-    "AppCheckVerifier": "auth.app_check",
-    "app_check_key_store": "auth.app_check",
+    "AppCheckToken": ("auth.app_check", "AppCheckToken"),
+    "AppCheckVerifier": ("auth.app_check", "AppCheckVerifier"),
+    "app_check_key_store": ("auth.app_check", "key_store"),
+    # Identity Platform's blocking events and the sign-up policy (the identity function).
+    "BlockingTokenVerifier": ("auth.blocking", "BlockingTokenVerifier"),
+    "blocking_key_store": ("auth.blocking", "key_store"),
+    "SignupPolicy": ("auth.signup_policy", "SignupPolicy"),
+    "Verdict": ("auth.signup_policy", "Verdict"),
+    "decide_signup": ("auth.signup_policy", "decide"),
+    "parse_signup_domains": ("auth.signup_policy", "parse_allowed_domains"),
+    "parse_signup_default_claims": ("auth.signup_policy", "parse_default_claims"),
 }
 
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
+    found = _LAZY.get(name)
+    if found is None:
         raise AttributeError(f"module 'auth' has no attribute {name!r}")
     import importlib
 
-    attribute = "key_store" if name == "app_check_key_store" else name
+    module, attribute = found
     return getattr(importlib.import_module(module), attribute)
 
 
@@ -76,6 +95,7 @@ __all__ = [
     "AppCheckToken",
     "AppCheckVerifier",
     "Authenticator",
+    "BlockingTokenVerifier",
     "Credential",
     "CredentialKind",
     "Decision",
@@ -85,30 +105,37 @@ __all__ = [
     "Principal",
     "Profile",
     "ProjectAccess",
+    "PublicKeys",
     "Relation",
     "Resource",
     "RevocationChecker",
     "Role",
     "RulesScope",
     "SessionCookie",
+    "SignupPolicy",
     "UserDirectory",
     "UserRecord",
+    "Verdict",
     "app_check_key_store",
     "authorize",
     "authorize_action",
     "authorize_create",
+    "blocking_key_store",
     "canonical_roles",
     "check_invariants",
     "check_origin",
     "credential",
     "decide",
     "decide_action",
+    "decide_signup",
     "firebase_app",
     "may_list_any_owner",
     "may_manage_roles",
     "may_read_audit_log",
     "member_removal_action",
     "merge_roles",
+    "parse_signup_default_claims",
+    "parse_signup_domains",
     "roles_from_claims",
     "server_managed_fields",
     "translated_auth_errors",

@@ -16,6 +16,29 @@ from core.errors import ClaimsTooLarge
 
 #: Firebase's limit on the JSON-serialised custom claims, in bytes.
 MAX_CLAIMS_BYTES = 1000
+#: Claim names Firebase refuses as custom claims: standard JWT/OIDC claims and
+#: ``firebase`` (firebase-admin's ``RESERVED_CLAIMS``; Identity Platform refuses the
+#: same names in a blocking function's answer).
+RESERVED_CLAIMS = frozenset(
+    {
+        "acr",
+        "amr",
+        "at_hash",
+        "aud",
+        "auth_time",
+        "azp",
+        "c_hash",
+        "cnf",
+        "exp",
+        "firebase",
+        "iat",
+        "iss",
+        "jti",
+        "nbf",
+        "nonce",
+        "sub",
+    }
+)
 
 
 def canonical_roles(roles: Iterable[Role]) -> list[str]:
@@ -46,3 +69,19 @@ def merge_roles(claims: Mapping[str, Any] | None, roles: Iterable[Role]) -> dict
 def claims_size(claims: Mapping[str, Any]) -> int:
     """Size as firebase-admin measures it: characters of ``json.dumps`` (ASCII-escaped)."""
     return len(json.dumps(claims))
+
+
+def claims_problems(claims: Mapping[str, Any]) -> list[str]:
+    """Why Firebase would refuse ``claims`` as a user's custom claims (empty: it would not).
+
+    The rules of ``set_custom_user_claims`` and of a blocking function's answer: no
+    reserved name (``RESERVED_CLAIMS``), at most ``MAX_CLAIMS_BYTES`` serialised.
+    """
+    problems = []
+    reserved = sorted(RESERVED_CLAIMS.intersection(claims))
+    if reserved:
+        problems.append(f"reserved claim names may not be set: {', '.join(reserved)}")
+    size = claims_size(claims)
+    if size > MAX_CLAIMS_BYTES:
+        problems.append(f"the claims are {size} characters; Firebase allows {MAX_CLAIMS_BYTES}")
+    return problems

@@ -181,6 +181,21 @@ class EmailNotVerified(PermissionDenied):
     default_message = "Verify your email address before making changes."
 
 
+class EmailDomainNotAllowed(PermissionDenied):
+    """Sign-up or sign-in refused: the email's domain is not in ``SIGNUP_ALLOWED_EMAIL_DOMAINS``
+    (answered to Identity Platform by the ``identity`` function)."""
+
+    code = "email_domain_not_allowed"
+    default_message = "Accounts with this email domain are not allowed."
+
+
+class EmailRequired(PermissionDenied):
+    """Sign-up or sign-in refused: the account has no email address and domains are limited."""
+
+    code = "email_required"
+    default_message = "An account needs an email address of an allowed domain."
+
+
 # --- 404 .. 415 ------------------------------------------------------------
 
 

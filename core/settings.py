@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Literal, get_args
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from core import origins as origins_module
@@ -27,6 +28,9 @@ MAX_CLOCK_SKEW_SECONDS = 60
 EMULATOR_RISK_ACKNOWLEDGEMENT = "i-accept-unsigned-tokens"
 #: Google's App Check public keys (a JWKS); another URL only with a ``demo-`` project.
 APP_CHECK_JWKS_URL = "https://firebaseappcheck.googleapis.com/v1/jwks"
+
+#: The entry point of main.py that answers Identity Platform's blocking events.
+IDENTITY_FUNCTION = "identity"
 
 #: ``off``: not checked; ``monitor``: checked and logged, never refused; ``enforce``: refused.
 AppCheckMode = Literal["off", "monitor", "enforce"]
@@ -83,6 +87,15 @@ class Settings:
     rate_limit_user_writes_per_minute: int = 120
     #: Client IPs and users tracked at once (bounded memory; the least recent go first).
     rate_limit_keys: int = 10_000
+    #: Email domains that may sign up and sign in (lower case, exact); empty: any.
+    signup_allowed_email_domains: tuple[str, ...] = ()
+    #: Custom claims every new account starts with (checked by ``auth.signup_policy``).
+    signup_default_claims: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    #: The URLs the ``identity`` function is registered under with Identity Platform:
+    #: a blocking token's ``aud`` must be one of them.
+    identity_function_urls: tuple[str, ...] = ()
+    #: The entry point this instance serves (``FUNCTION_TARGET``, set by Cloud Functions).
+    function_target: str | None = None
 
     @property
     def deployed(self) -> bool:
@@ -136,6 +149,10 @@ class Settings:
                 env, "RATE_LIMIT_USER_WRITES_PER_MINUTE", 120, 0, 1_000_000
             ),
             rate_limit_keys=_int(env, "RATE_LIMIT_KEYS", 10_000, 1, 1_000_000),
+            signup_allowed_email_domains=_signup_domains(env),
+            signup_default_claims=_signup_default_claims(env),
+            identity_function_urls=_identity_function_urls(env),
+            function_target=env.get("FUNCTION_TARGET") or None,
         )
         settings.check_safety()
         return settings
@@ -176,6 +193,24 @@ class Settings:
                 f"ALLOW_EMULATOR_WITH_REAL_PROJECT={EMULATOR_RISK_ACKNOWLEDGEMENT}."
             )
         self._check_app_check()
+        self._check_identity_function()
+
+    def _check_identity_function(self) -> None:
+        """The ``identity`` function verifies the ``aud`` of every blocking token, so it
+        needs its URLs; plain ``http`` is accepted only locally with a ``demo-`` project
+        (the Auth emulator calls a local URL)."""
+        if self.function_target == IDENTITY_FUNCTION and not self.identity_function_urls:
+            raise ConfigError(
+                "IDENTITY_FUNCTION_URLS: required by the identity function (the URL it is "
+                "registered under with Identity Platform, e.g. "
+                f"https://REGION-{self.project_id}.cloudfunctions.net/identity), got nothing"
+            )
+        insecure = [url for url in self.identity_function_urls if url.startswith("http://")]
+        if insecure and (self.deployed or not self.project_id.startswith("demo-")):
+            raise ConfigError(
+                f"IDENTITY_FUNCTION_URLS: expected https URLs, got {insecure[0]!r} (http is "
+                "accepted only locally with a demo- project, for the Auth emulator)"
+            )
 
     def _check_app_check(self) -> None:
         """App Check needs the project number, and trusts no keys but Google's outside
@@ -225,6 +260,53 @@ def _jwks_url(env: Mapping[str, str]) -> str:
     if parts.scheme not in {"http", "https"} or not parts.netloc:
         raise ConfigError(f"APP_CHECK_JWKS_URL: expected an http(s) URL, got {raw!r}")
     return raw
+
+
+def _signup_domains(env: Mapping[str, str]) -> tuple[str, ...]:
+    raw = env.get("SIGNUP_ALLOWED_EMAIL_DOMAINS", "")
+    if not raw.strip():
+        return ()
+    # Imported here, not at the top: auth imports this module (and unset costs nothing).
+    from auth import parse_signup_domains
+
+    try:
+        return parse_signup_domains(raw)
+    except ValueError as error:
+        raise ConfigError(f"SIGNUP_ALLOWED_EMAIL_DOMAINS: {error}") from None
+
+
+def _signup_default_claims(env: Mapping[str, str]) -> Mapping[str, Any]:
+    raw = env.get("SIGNUP_DEFAULT_CLAIMS", "")
+    if not raw.strip():
+        return MappingProxyType({})
+    from auth import parse_signup_default_claims  # here: see _signup_domains
+
+    try:
+        claims = parse_signup_default_claims(raw)
+    except ValueError as error:
+        raise ConfigError(f"SIGNUP_DEFAULT_CLAIMS: {error}") from None
+    return MappingProxyType(claims)
+
+
+def _identity_function_urls(env: Mapping[str, str]) -> tuple[str, ...]:
+    """Comma-separated exact URLs (compared with ``aud`` as they are: no normalising)."""
+    urls = tuple(url.strip() for url in env.get("IDENTITY_FUNCTION_URLS", "").split(","))
+    urls = tuple(url for url in urls if url)
+    for url in urls:
+        parts = urlsplit(url)
+        if (
+            parts.scheme not in {"http", "https"}
+            or not parts.hostname
+            or parts.query
+            or parts.fragment
+            or url != parts.geturl()
+            or any(c.isspace() for c in url)
+        ):
+            raise ConfigError(
+                "IDENTITY_FUNCTION_URLS: expected the identity function's URLs like "
+                f"https://europe-west1-my-project.cloudfunctions.net/identity, got {url!r}"
+            )
+    return urls
 
 
 def _cookie_path(raw: str) -> str:

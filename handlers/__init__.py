@@ -24,8 +24,12 @@ FUNCTION_MODULES = {
     "admin": "handlers.admin",
     "session": "handlers.session",
 }
-#: What ``main.py`` offers: each function, and ``local``, all of them on one port.
-ENTRY_POINTS = (*FUNCTION_MODULES, "local")
+#: Deployed but serving no API route: Identity Platform's blocking events
+#: (``handlers.identity``), at ``/identity`` locally.
+BLOCKING_ENTRY_POINTS = ("identity",)
+#: What ``main.py`` offers: each function, the blocking one, and ``local``, all of them
+#: on one port.
+ENTRY_POINTS = (*FUNCTION_MODULES, *BLOCKING_ENTRY_POINTS, "local")
 
 __all__ = ["ENTRY_POINTS", "FUNCTIONS", "FUNCTION_MODULES", "entry_point", "function"]
 
@@ -45,6 +49,13 @@ def entry_point(name: str, container: Container) -> Callable[[Request], Response
     """
     if name == "local":
         return _local(container)
+    if name == "identity":
+
+        def identity(request: Request) -> Response:
+            # A plain function, as functions-framework requires; built on first use.
+            return container.identity(request)
+
+        return identity
     return function(name).bind(container)
 
 
@@ -57,6 +68,8 @@ def _local(container: Container) -> Callable[[Request], Response]:
 
     def local(request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
+        if path == "/identity":  # Identity Platform's blocking events (no API route)
+            return container.identity(request)
         for declared, serve in functions:
             if declared.owns(path):
                 return serve(request)

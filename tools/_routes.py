@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from handlers import BLOCKING_ENTRY_POINTS
 from handlers.http import Function, Route
 
 #: ``<name>`` or ``<converter:name>`` / ``<converter(args):name>`` in a werkzeug rule.
@@ -61,9 +62,20 @@ class RouteSpec:
         return tuple(operation.method for operation in self.operations)
 
 
+#: Entry points of main.py that are deployed but serve no API route: Identity Platform
+#: calls them with its blocking events (``handlers.identity``), so the OpenAPI document
+#: and the gateway leave them out.
+BLOCKING_FUNCTIONS = BLOCKING_ENTRY_POINTS
+
+
 def function_names(functions: Iterable[Function[Any]] | None = None) -> tuple[str, ...]:
-    """The names of the deployable functions (``handlers.FUNCTIONS``), in declaration order."""
+    """The names of the API's functions (``handlers.FUNCTIONS``), in declaration order."""
     return tuple(f.name for f in _functions(functions))
+
+
+def deployable_names(functions: Iterable[Function[Any]] | None = None) -> tuple[str, ...]:
+    """Every function the deploy config must configure: the API's, then the blocking ones."""
+    return (*function_names(functions), *BLOCKING_FUNCTIONS)
 
 
 def route_specs(functions: Iterable[Function[Any]] | None = None) -> list[RouteSpec]:

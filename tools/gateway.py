@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from handlers.http import APP_CHECK_HEADER
-from tools._routes import RouteError, RouteSpec, function_names, route_specs
+from tools._routes import RouteError, RouteSpec, deployable_names, route_specs
 from tools.deploy import config as config_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -161,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--output", type=Path, metavar="FILE", help="write here, not to stdout")
     args = parser.parse_args(argv)
     try:
-        config = config_file.load(args.config, function_names())
+        config = config_file.load(args.config, deployable_names())
         document = build(
             args.project or config.project,
             args.region or config.region,

@@ -66,7 +66,12 @@ def test_every_entry_point_is_a_function_functions_framework_accepts() -> None:
         "for name in sys.argv[1:]:\n"
         "    functions_framework.create_app(target=name, source='main.py')\n"
     )
-    env = {"PATH": os.environ.get("PATH", ""), "FIREBASE_PROJECT_ID": "demo-cold-start"}
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "FIREBASE_PROJECT_ID": "demo-cold-start",
+        # The identity function refuses to start without the URL it is registered under.
+        "IDENTITY_FUNCTION_URLS": "http://localhost/identity",
+    }
     completed = subprocess.run(
         [sys.executable, "-c", probe, *ENTRY_POINTS],
         cwd=REPO_ROOT,

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tools._routes import function_names
+from tools._routes import deployable_names, function_names
 from tools.deploy import cli, plan
 from tools.deploy.config import (
     FORBIDDEN,
@@ -27,6 +27,8 @@ from tools.deploy.iam import FUNCTION_ROLES, SESSION_REVOKER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ("me", "projects", "admin", "session")
+#: The API's functions, then Identity Platform's blocking function.
+DEPLOYED = (*FUNCTIONS, "identity")
 
 SAMPLE_TOML = """\
 project = "acme-prod"
@@ -76,6 +78,17 @@ timeout_seconds = 30
 min_instances = 0
 max_instances = 10
 concurrency = 40
+
+[functions.identity]
+memory = "256Mi"
+cpu = 1
+timeout_seconds = 15
+min_instances = 0
+max_instances = 10
+concurrency = 40
+
+[functions.identity.env]
+SIGNUP_ALLOWED_EMAIL_DOMAINS = ["acme.com"]
 """
 
 P = "acme-prod"
@@ -148,6 +161,12 @@ EXPECTED_DRY_RUN = [
     f"--role=projects/{P}/roles/firebaseAuthSessionIssuer --condition=None",
     f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
     f"--member=serviceAccount:backend-session{SA} --role=roles/secretmanager.secretAccessor",
+    "# identity: runtime service account and its roles",
+    f"gcloud iam service-accounts describe backend-identity{SA} --project={P} >/dev/null 2>&1 "
+    f"|| gcloud iam service-accounts create backend-identity --project={P} "
+    "'--display-name=Cloud Function identity'",
+    f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
+    f"--member=serviceAccount:backend-identity{SA} --role=roles/secretmanager.secretAccessor",
     "# me: the function",
     "gcloud functions deploy me "
     + COMMON_DEPLOY.format(name="me")
@@ -176,6 +195,16 @@ EXPECTED_DRY_RUN = [
     + " --memory=256Mi --cpu=1 --timeout=30s --min-instances=0 --max-instances=10"
     " --concurrency=40"
     f" '--set-env-vars=^;^{ENV_ALL};THREADS=40'"
+    " --set-secrets=TOKEN_CLOCK_SKEW_SECONDS=clock-skew:latest " + TAIL,
+    "# identity: the function",
+    "gcloud functions deploy identity "
+    + COMMON_DEPLOY.format(name="identity")
+    + " --memory=256Mi --cpu=1 --timeout=15s --min-instances=0 --max-instances=10"
+    " --concurrency=40"
+    " '--set-env-vars=^;^CORS_ALLOWED_ORIGINS=https://app.acme.com,https://admin.acme.com;"
+    "FIREBASE_PROJECT_ID=acme-prod;"
+    "IDENTITY_FUNCTION_URLS=https://us-central1-acme-prod.cloudfunctions.net/identity;"
+    "REQUIRE_VERIFIED_EMAIL=false;SIGNUP_ALLOWED_EMAIL_DOMAINS=acme.com;THREADS=40'"
     " --set-secrets=TOKEN_CLOCK_SKEW_SECONDS=clock-skew:latest " + TAIL,
     "# Firestore security rules and indexes",
     "npx firebase deploy --only firestore:rules,firestore:indexes --project acme-prod "
@@ -212,6 +241,16 @@ def valid() -> dict[str, Any]:
 
 def test_the_functions_are_the_entry_points_of_main() -> None:
     assert function_names() == FUNCTIONS
+    assert deployable_names() == DEPLOYED
+
+
+def test_the_blocking_function_is_an_entry_point_outside_the_route_table() -> None:
+    """identity is deployed like the others, but is no API function (no gateway route)."""
+    import handlers
+
+    assert "identity" in handlers.ENTRY_POINTS
+    assert "identity" in handlers.BLOCKING_ENTRY_POINTS
+    assert "identity" not in function_names()
 
 
 def test_dry_run_prints_the_exact_commands(
@@ -256,11 +295,11 @@ def test_without_secrets_the_deploy_clears_old_ones(tmp_path: Path) -> None:
 def test_the_shipped_config_is_valid_and_deploys_every_function(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = load(REPO_ROOT / "deploy" / "config.toml", function_names())
-    assert tuple(config.functions) == FUNCTIONS
+    config = load(REPO_ROOT / "deploy" / "config.toml", deployable_names())
+    assert tuple(config.functions) == DEPLOYED
     assert cli.main(["--dry-run"]) == 0
     out = capsys.readouterr().out
-    for name in FUNCTIONS:
+    for name in DEPLOYED:
         assert f"gcloud functions deploy {name} --gen2 --runtime=python312 " in out
     assert "EMULATOR" not in out
 
@@ -273,7 +312,8 @@ def test_unknown_only_target_is_a_usage_error(
         cli.main(["--config", str(sample), "--dry-run", "--only", only])
     assert exit_info.value.code == 2
     expected = (
-        "--only: expected a comma-separated subset of me, projects, admin, session, firestore"
+        "--only: expected a comma-separated subset of me, projects, admin, session, identity, "
+        "firestore"
     )
     assert expected in capsys.readouterr().err
 
@@ -530,7 +570,8 @@ def test_a_value_with_a_comma_uses_gcloud_list_escaping() -> None:
 
 
 def test_every_function_has_its_own_roles_and_only_admin_administers_auth() -> None:
-    assert set(FUNCTION_ROLES) == set(function_names())
+    assert set(FUNCTION_ROLES) == set(deployable_names())
+    assert FUNCTION_ROLES["identity"] == (), "identity touches no Firestore and no Auth admin API"
     assert FUNCTION_ROLES["me"] == (SESSION_REVOKER,), "me touches no Firestore"
     assert SESSION_REVOKER.permissions == ("firebaseauth.users.get", "firebaseauth.users.update")
     holders = [
@@ -633,3 +674,58 @@ def test_the_upload_holds_every_package_main_imports() -> None:
     assert "tests" not in needed
     assert needed | {"main", "requirements.txt"} <= uploaded
     assert uploaded <= needed | {"main", "requirements.txt"}, "upload nothing else"
+
+
+# --- the identity function (Identity Platform's blocking events) ------------------------
+
+
+def _with_identity(env: dict[str, Any] | None = None) -> dict[str, Any]:
+    data = valid()
+    data["functions"]["identity"] = {**data["functions"]["me"], "env": env or {}}
+    return data
+
+
+def test_identity_is_told_the_url_it_is_registered_under() -> None:
+    config = parse(_with_identity(), DEPLOYED)
+    assert config.functions["identity"].env["IDENTITY_FUNCTION_URLS"] == (
+        "https://europe-west1-acme-prod.cloudfunctions.net/identity"
+    )
+    assert "IDENTITY_FUNCTION_URLS" not in config.functions["me"].env
+
+
+def test_identity_urls_given_in_the_config_are_kept() -> None:
+    urls = [
+        "https://europe-west1-acme-prod.cloudfunctions.net/identity",
+        "https://identity-abc123-ew.a.run.app",
+    ]
+    config = parse(_with_identity({"IDENTITY_FUNCTION_URLS": urls}), DEPLOYED)
+    assert config.functions["identity"].env["IDENTITY_FUNCTION_URLS"] == ",".join(urls)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"IDENTITY_FUNCTION_URLS": "http://x.example/identity"}, "expected https URLs"),
+        ({"SIGNUP_DEFAULT_CLAIMS": '{"roles": ["admin"]}'}, "never granted by default"),
+        ({"SIGNUP_ALLOWED_EMAIL_DOMAINS": "*.acme.com"}, "plain domains"),
+    ],
+    ids=["plain_http_url", "admin_by_default", "wildcard_domain"],
+)
+def test_a_sign_up_policy_the_function_would_refuse_stops_the_deploy(
+    env: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(DeployConfigError, match=message):
+        parse(_with_identity(env), DEPLOYED)
+
+
+def test_identity_gets_an_account_with_no_role_and_a_public_invoker() -> None:
+    """Identity Platform calls it without IAM credentials (firebase-tools makes auth
+    blocking functions public too); the token it sends is what is checked."""
+    steps = plan.build(parse(_with_identity(), DEPLOYED), ["identity"])
+    rendered = [step.render() for step in steps]
+    assert not any("add-iam-policy-binding" in line for line in rendered)
+    assert any("service-accounts create backend-identity" in line for line in rendered)
+    deploy = steps[-1].argv
+    assert deploy[:4] == ("gcloud", "functions", "deploy", "identity")
+    assert "--entry-point=identity" in deploy
+    assert "--allow-unauthenticated" in deploy

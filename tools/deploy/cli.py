@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
-from tools._routes import function_names
+from tools._routes import deployable_names
 from tools.deploy import config as config_file
 from tools.deploy import plan
 from tools.deploy.iam import FUNCTION_ROLES
@@ -37,12 +37,12 @@ exit status: 0 deployed (or printed), 1 invalid config or a command failed, 2 us
 
 def main(argv: list[str] | None = None, *, run: Runner | None = None) -> int:
     """Entry point. ``run`` replaces process execution (tests)."""
-    targets_known = (*function_names(), plan.FIRESTORE)
+    targets_known = (*deployable_names(), plan.FIRESTORE)
     parser = _parser(targets_known)
     args = parser.parse_args(argv)
     targets = _targets(parser, args.only, targets_known)
 
-    missing_roles = [name for name in function_names() if name not in FUNCTION_ROLES]
+    missing_roles = [name for name in deployable_names() if name not in FUNCTION_ROLES]
     if missing_roles:
         return _fail(
             "config",
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None, *, run: Runner | None = None) -> int:
             "add them to tools/deploy/iam.py (FUNCTION_ROLES)",
         )
     try:
-        config = config_file.load(args.config, function_names())
+        config = config_file.load(args.config, deployable_names())
         steps = plan.build(config, targets)
     except config_file.DeployConfigError as error:
         return _fail("config", str(error))

@@ -17,8 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.settings import IDENTITY_FUNCTION, Settings
 from core.settings import ConfigError as SettingsError
-from core.settings import Settings
 
 #: Settings (``core/settings.py``) a deployment may set, as env vars or secrets.
 SETTINGS = (
@@ -38,6 +38,9 @@ SETTINGS = (
     "RATE_LIMIT_USER_READS_PER_MINUTE",
     "RATE_LIMIT_USER_WRITES_PER_MINUTE",
     "RATE_LIMIT_KEYS",
+    "SIGNUP_ALLOWED_EMAIL_DOMAINS",
+    "SIGNUP_DEFAULT_CLAIMS",
+    "IDENTITY_FUNCTION_URLS",
 )
 #: Set by the deploy itself: the project from ``project``; functions-framework's
 #: gunicorn ``THREADS`` from ``concurrency`` (so that every request Cloud Run lets in
@@ -141,7 +144,7 @@ class DeployConfig:
     project: str
     region: str
     service_account_prefix: str
-    #: In the order of ``handlers.FUNCTIONS``.
+    #: In the order of ``tools._routes.deployable_names()``.
     functions: Mapping[str, FunctionConfig]
 
     def service_account(self, function: str) -> str:
@@ -157,8 +160,8 @@ def load(path: Path, function_names: Iterable[str]) -> DeployConfig:
 
     Args:
         path: the TOML file.
-        function_names: the functions that exist (``handlers.FUNCTIONS``); the
-            file must configure each of them and nothing else.
+        function_names: the functions that exist (``tools._routes.deployable_names``);
+            the file must configure each of them and nothing else.
 
     Raises:
         DeployConfigError: the file cannot be read or parsed, or is invalid.
@@ -223,7 +226,13 @@ def parse(
                 "(expected 6-30 characters of a-z, 0-9 and -, starting with a letter)"
             )
         function = _function(
-            name, raw_functions[name], common_env, common_secrets, project or "", problems
+            name,
+            raw_functions[name],
+            common_env,
+            common_secrets,
+            project or "",
+            region or "",
+            problems,
         )
         if function is not None:
             functions[name] = function
@@ -243,6 +252,7 @@ def _function(
     common_env: Mapping[str, str],
     common_secrets: Mapping[str, SecretRef],
     project: str,
+    region: str,
     problems: list[str],
 ) -> FunctionConfig | None:
     where = f"functions.{name}"
@@ -285,6 +295,9 @@ def _function(
     }
     for both in sorted(env.keys() & secrets.keys()):
         problems.append(f"{where}: {both} is set both as an env var and as a secret")
+    if name == IDENTITY_FUNCTION and "IDENTITY_FUNCTION_URLS" not in {*env, *secrets}:
+        # The URL Identity Platform is told to call, hence the aud of its tokens.
+        env["IDENTITY_FUNCTION_URLS"] = identity_function_url(project, region)
 
     if project and len(problems) == before:
         _check_settings(where, name, project, env, secrets, timeout, problems)
@@ -307,6 +320,12 @@ def _function(
         env=dict(sorted(env.items())),
         secrets=dict(sorted(secrets.items())),
     )
+
+
+def identity_function_url(project: str, region: str) -> str:
+    """The URL of the ``identity`` function (gen2 functions answer on it too): the one to
+    register with Identity Platform, and the default ``IDENTITY_FUNCTION_URLS``."""
+    return f"https://{region}-{project}.cloudfunctions.net/{IDENTITY_FUNCTION}"
 
 
 def _check_cpu(
@@ -350,7 +369,12 @@ def _check_settings(
     problems: list[str],
 ) -> None:
     """Run the env through the backend's own settings parser, as the instance will."""
-    deployed_env = {**env, "FIREBASE_PROJECT_ID": project, "K_SERVICE": name}
+    deployed_env = {
+        **env,
+        "FIREBASE_PROJECT_ID": project,
+        "K_SERVICE": name,
+        "FUNCTION_TARGET": name,
+    }
     try:
         settings = Settings.from_env(deployed_env)
     except SettingsError as error:

@@ -14,6 +14,9 @@ not in the environment's config: a new function fails the deploy until it is add
 - ``projects`` reads and writes Firestore and checks that member uids exist.
 - ``admin`` reads and writes Firestore (audit log, leases) and sets custom claims
   and revokes sessions, i.e. administers Firebase Auth users.
+- ``identity`` answers Identity Platform's blocking events from the token it is sent
+  and its settings: no Firestore, no Auth admin API, so no role at all (Identity
+  Platform itself applies the claims it answers with).
 
 With App Check on (``APP_CHECK`` monitor or enforce), the functions that serve
 single-use operations (``handlers.http.APP_CHECK_SINGLE_USE``) spend App Check tokens
@@ -65,6 +68,7 @@ FUNCTION_ROLES: Mapping[str, tuple[str | CustomRole, ...]] = {
     "session": (SESSION_ISSUER,),
     "projects": ("roles/datastore.user", "roles/firebaseauth.viewer"),
     "admin": ("roles/datastore.user", "roles/firebaseauth.admin"),
+    "identity": (),
 }
 #: Functions that spend App Check tokens (they serve ``APP_CHECK_SINGLE_USE`` routes).
 APP_CHECK_LEDGER_FUNCTIONS = ("me", "session", "admin")
