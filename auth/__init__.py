@@ -42,7 +42,13 @@ from auth.policy import (
     may_read_audit_log,
     member_removal_action,
 )
-from auth.principal import Principal, Role, roles_from_claims
+from auth.principal import (
+    ANONYMOUS_PROVIDER,
+    PHONE_PROVIDER,
+    Principal,
+    Role,
+    roles_from_claims,
+)
 from auth.resources import MAX_MEMBERS, PROJECTS, RESOURCES, TASKS
 from auth.revocation import RevocationChecker
 from auth.session_cookies import SESSION_COOKIE_NAME
@@ -66,8 +72,10 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ANONYMOUS_PROVIDER",
     "BOOKKEEPING_FIELDS",
     "MAX_MEMBERS",
+    "PHONE_PROVIDER",
     "PROJECTS",
     "RESOURCES",
     "SAFE_METHODS",
