@@ -189,6 +189,11 @@ class AuthEmulator:
         """Set ``email_verified`` (visible in tokens minted afterwards)."""
         self._update(uid, emailVerified=verified)
 
+    def set_email(self, uid: str, email: str, *, verified: bool) -> None:
+        """Give the account an email (verified or not), as an admin can; a guest keeps
+        signing in as ``anonymous`` and its refreshed tokens carry the email."""
+        self._update(uid, email=email, emailVerified=verified)
+
     def disable(self, uid: str, disabled: bool = True) -> None:
         """Disable (or re-enable) the account."""
         self._update(uid, disableUser=disabled)
