@@ -221,6 +221,7 @@ class Container:
             projects=self.project_store,
             idempotency=self.idempotency,
             require_verified_email=self.settings.require_verified_email,
+            allow_anonymous_writes=self.settings.allow_anonymous_writes,
             user_exists=self.directory.exists,
             find_by_email=self.directory.find_by_email,
             tasks=self.task_store,
@@ -234,6 +235,7 @@ class Container:
             tasks=self.task_store,
             projects=self.project_store,
             require_verified_email=self.settings.require_verified_email,
+            allow_anonymous_writes=self.settings.allow_anonymous_writes,
         )
 
     @part

@@ -43,7 +43,13 @@ from auth.policy import (
     may_read_audit_log,
     member_removal_action,
 )
-from auth.principal import Principal, Role, roles_from_claims
+from auth.principal import (
+    ANONYMOUS_PROVIDER,
+    PHONE_PROVIDER,
+    Principal,
+    Role,
+    roles_from_claims,
+)
 from auth.resources import PROJECTS, RESOURCES, TASKS
 from auth.revocation import RevocationChecker
 from auth.session_cookies import SESSION_COOKIE_NAME
@@ -85,7 +91,9 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "ANONYMOUS_PROVIDER",
     "BOOKKEEPING_FIELDS",
+    "PHONE_PROVIDER",
     "PROJECTS",
     "RESOURCES",
     "SAFE_METHODS",

@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from auth.conditions import CALLER, Compare, Env, Expr, In, Stored
 from auth.principal import Principal, Role
-from core.errors import ApiError, EmailNotVerified, InternalError, NotFound, PermissionDenied
+from core.errors import (
+    AnonymousNotAllowed,
+    ApiError,
+    EmailNotVerified,
+    InternalError,
+    NotFound,
+    PermissionDenied,
+)
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
@@ -54,7 +61,8 @@ class Grant:
     fields: tuple[str, ...] | None = None
     #: A condition on the caller, the stored and the proposed document.
     when: Expr | None = None
-    #: Writes need a verified identity (``require_verified_email``); leaving does not.
+    #: Writes pass the write gate (``check_write_gate``: a verified identity, no guest);
+    #: leaving does not.
     verified: bool = True
     #: One line on why, rendered into ``firestore.rules`` as a comment.
     why: str = ""
@@ -235,16 +243,19 @@ def authorize(
     proposed: Mapping[str, Any] | None = None,
     path: Mapping[str, str] | None = None,
     require_verified_email: bool,
+    allow_anonymous_writes: bool = False,
 ) -> Decision:
     """Raise unless ``principal`` may do ``action``; return the deciding rule.
 
     A document (or, for a nested one, a parent) the caller cannot read answers 404,
     as if it did not exist, so that IDs cannot be probed; readable but not allowed
-    answers 403. Creating a top-level document needs no readable document.
+    answers 403. Creating a top-level document needs no readable document. A write
+    whose grant is ``verified`` passes the write gate first (``check_write_gate``).
 
     Raises:
         NotFound: the caller may not read it.
-        EmailNotVerified: a write that needs a verified identity, by an unverified one.
+        AnonymousNotAllowed: a gated write by a guest account.
+        EmailNotVerified: a gated write by a caller without a verified identity.
         PermissionDenied: readable, but no grant allows ``action``.
     """
     grant = resource.grant(action)
@@ -252,13 +263,40 @@ def authorize(
     hides = stored is not None or parent is not None
     if hides and not decide(resource, principal, resource.read_action, **context).allowed:
         raise NotFound()
-    gated = grant.op is not Op.READ and grant.verified and require_verified_email
-    if gated and not principal.email_verified:
-        raise EmailNotVerified()
+    if grant.op is not Op.READ and grant.verified:
+        check_write_gate(
+            principal,
+            require_verified_identity=require_verified_email,
+            allow_anonymous_writes=allow_anonymous_writes,
+        )
     decision = decide(resource, principal, action, proposed=proposed, **context)
     if not decision.allowed:
         raise PermissionDenied()
     return decision
+
+
+def check_write_gate(
+    principal: Principal, *, require_verified_identity: bool, allow_anonymous_writes: bool
+) -> None:
+    """Whether this caller may change anything at all, before any grant is consulted.
+
+    The one place the rule lives (``isVerified()`` in ``firestore.rules`` is its
+    default settings): a guest account writes only if ``ALLOW_ANONYMOUS_WRITES``;
+    anyone else needs ``Principal.verified_identity`` (a phone sign-in, or an email
+    verified by Firebase or by the federated provider) unless
+    ``REQUIRE_VERIFIED_EMAIL`` is false. A guest is governed by its own setting only:
+    it has no identity to verify.
+
+    Raises:
+        AnonymousNotAllowed: a guest, while anonymous writes are not allowed.
+        EmailNotVerified: no verified identity, while one is required.
+    """
+    if principal.is_anonymous:
+        if not allow_anonymous_writes:
+            raise AnonymousNotAllowed()
+        return
+    if require_verified_identity and not principal.verified_identity:
+        raise EmailNotVerified()
 
 
 def check_invariants(

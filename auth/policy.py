@@ -85,13 +85,15 @@ def authorize(
     project: ProjectAccess,
     *,
     require_verified_email: bool,
+    allow_anonymous_writes: bool = False,
     proposed: Mapping[str, Any] | None = None,
 ) -> Decision:
     """Raise unless ``principal`` may do ``action``; return the deciding rule.
 
     Raises:
         NotFound: the caller may not read the project.
-        EmailNotVerified: a write (other than leaving) by an unverified account.
+        AnonymousNotAllowed: a write (other than leaving) by a guest account.
+        EmailNotVerified: a write (other than leaving) without a verified identity.
         PermissionDenied: readable, but no rule allows ``action``.
     """
     return declaration.authorize(
@@ -101,17 +103,26 @@ def authorize(
         stored=project.document(),
         proposed=proposed,
         require_verified_email=require_verified_email,
+        allow_anonymous_writes=allow_anonymous_writes,
     )
 
 
-def authorize_create(principal: Principal, *, require_verified_email: bool) -> Decision:
-    """Any signed-in user may create a project (with a verified email, by default).
+def authorize_create(
+    principal: Principal, *, require_verified_email: bool, allow_anonymous_writes: bool = False
+) -> Decision:
+    """Any signed-in user may create a project (with a verified identity and not as a
+    guest, by default).
 
     Raises:
-        EmailNotVerified: the account's email is not verified.
+        AnonymousNotAllowed: a guest account.
+        EmailNotVerified: no verified identity (email, or phone sign-in).
     """
     return declaration.authorize(
-        PROJECTS, principal, "create", require_verified_email=require_verified_email
+        PROJECTS,
+        principal,
+        "create",
+        require_verified_email=require_verified_email,
+        allow_anonymous_writes=allow_anonymous_writes,
     )
 
 

@@ -9,6 +9,10 @@ from typing import Any
 
 #: The custom claim that carries a user's roles (a JSON list of strings).
 ROLES_CLAIM = "roles"
+#: ``firebase.sign_in_provider`` of a guest account (``signInAnonymously``).
+ANONYMOUS_PROVIDER = "anonymous"
+#: ``firebase.sign_in_provider`` of a phone-number sign-in: the SMS code proved the number.
+PHONE_PROVIDER = "phone"
 
 
 class Role(StrEnum):
@@ -35,6 +39,25 @@ class Principal:
     tenant: str | None = None
     #: ``iat`` of the token, kept for revocation checks.
     issued_at: int = 0
+    #: The ``phone_number`` claim (E.164) of accounts that have one.
+    phone_number: str | None = None
+
+    @property
+    def is_anonymous(self) -> bool:
+        """A guest account: it has a uid and nothing that says who it is."""
+        return self.sign_in_provider == ANONYMOUS_PROVIDER
+
+    @property
+    def verified_identity(self) -> bool:
+        """Whether something vouches for who this is: the SMS code of a phone sign-in,
+        or an email verified by Firebase (password users) or asserted as verified by
+        the federated provider (``email_verified`` in the token). Never a guest.
+
+        ``isVerified()`` in ``firestore.rules`` (``tools/rules.py``) is the same rule.
+        """
+        if self.is_anonymous:
+            return False
+        return self.email_verified or self.sign_in_provider == PHONE_PROVIDER
 
     def has_role(self, role: Role) -> bool:
         return role in self.roles
@@ -84,6 +107,7 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
         second_factor=_str_or_none(firebase.get("sign_in_second_factor")),
         tenant=_str_or_none(firebase.get("tenant")),
         issued_at=_int_or_none(claims.get("iat")) or 0,
+        phone_number=_str_or_none(claims.get("phone_number")),
     )
 
 

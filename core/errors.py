@@ -175,7 +175,8 @@ class CsrfRejected(PermissionDenied):
 
 
 class EmailNotVerified(PermissionDenied):
-    """Writes require a verified email address."""
+    """Writes require a verified identity; this caller's email is not verified (and it
+    did not sign in with a phone number)."""
 
     code = "email_not_verified"
     default_message = "Verify your email address before making changes."
@@ -194,6 +195,13 @@ class EmailRequired(PermissionDenied):
 
     code = "email_required"
     default_message = "An account needs an email address of an allowed domain."
+
+
+class AnonymousNotAllowed(PermissionDenied):
+    """An anonymous (guest) account may read what is shared with it but change nothing."""
+
+    code = "anonymous_not_allowed"
+    default_message = "Guest accounts cannot make changes; sign in with an account first."
 
 
 # --- 404 .. 415 ------------------------------------------------------------

@@ -56,8 +56,11 @@ class Settings:
     revocation_check_max_age_seconds: int = 60
     #: Upper bound on cached user records (revocation checks); bounds memory per instance.
     revocation_cache_size: int = 10_000
-    #: Writes require ``email_verified`` unless this is false.
+    #: Writes require a verified identity (a verified email, or a phone sign-in) unless
+    #: this is false. Guest accounts are governed by ``allow_anonymous_writes`` alone.
     require_verified_email: bool = True
+    #: Guest (anonymous) accounts may write; by default they only read what is shared.
+    allow_anonymous_writes: bool = False
     #: Timeout of every Auth backend call (keys, user records, claims).
     auth_timeout_seconds: float = 10.0
     #: Timeout of every Firestore RPC.
@@ -129,6 +132,7 @@ class Settings:
             ),
             revocation_cache_size=_int(env, "REVOCATION_CACHE_SIZE", 10_000, 1, 1_000_000),
             require_verified_email=_bool(env, "REQUIRE_VERIFIED_EMAIL", True),
+            allow_anonymous_writes=_bool(env, "ALLOW_ANONYMOUS_WRITES", False),
             auth_timeout_seconds=_int(env, "AUTH_TIMEOUT_SECONDS", 10, 1, 60),
             firestore_timeout_seconds=_int(env, "FIRESTORE_TIMEOUT_SECONDS", 10, 1, 60),
             auth_emulator_host=env.get("FIREBASE_AUTH_EMULATOR_HOST") or None,

@@ -42,7 +42,8 @@ class ProjectService:
     Attributes:
         projects: where projects live.
         idempotency: ``Idempotency-Key`` records of creates.
-        require_verified_email: writes need ``email_verified`` (``REQUIRE_VERIFIED_EMAIL``).
+        require_verified_email: writes need a verified identity (``REQUIRE_VERIFIED_EMAIL``).
+        allow_anonymous_writes: guest accounts may write (``ALLOW_ANONYMOUS_WRITES``).
         user_exists: whether a uid names a user (new members and owners must exist).
         find_by_email: the account with an email (sharing by email).
         tasks: the projects' tasks, deleted with their project (``None``: no tasks, as
@@ -57,6 +58,7 @@ class ProjectService:
     find_by_email: Callable[[str], UserRecord] | None = None
     tasks: TaskStore | None = None
     clock: Clock = utcnow
+    allow_anonymous_writes: bool = False
 
     def create(
         self,
@@ -76,7 +78,9 @@ class ProjectService:
         """
         try:
             decision = authorize_create(
-                principal, require_verified_email=self.require_verified_email
+                principal,
+                require_verified_email=self.require_verified_email,
+                allow_anonymous_writes=self.allow_anonymous_writes,
             )
         except ApiError as refusal:
             request_log.note_decision("create", "projects", allowed=False, rule=refusal.code)
@@ -264,6 +268,7 @@ class ProjectService:
                 action,
                 project.access,
                 require_verified_email=self.require_verified_email,
+                allow_anonymous_writes=self.allow_anonymous_writes,
             )
         except ApiError as refusal:
             request_log.note_decision(action, resource, allowed=False, rule=refusal.code)

@@ -39,7 +39,8 @@ class TaskService:
     Attributes:
         tasks: where tasks live (with their project, read in the same request).
         projects: the projects (a list reads its project first).
-        require_verified_email: writes need ``email_verified`` (``REQUIRE_VERIFIED_EMAIL``).
+        require_verified_email: writes need a verified identity (``REQUIRE_VERIFIED_EMAIL``).
+        allow_anonymous_writes: guest accounts may write (``ALLOW_ANONYMOUS_WRITES``).
         clock: now, for ``createdAt``/``updatedAt``.
     """
 
@@ -47,6 +48,7 @@ class TaskService:
     projects: ProjectStore
     require_verified_email: bool
     clock: Clock = utcnow
+    allow_anonymous_writes: bool = False
 
     def create(
         self,
@@ -165,6 +167,7 @@ class TaskService:
                 proposed=task_documents.to_document(proposed) if proposed else None,
                 path=path,
                 require_verified_email=self.require_verified_email,
+                allow_anonymous_writes=self.allow_anonymous_writes,
             )
             if proposed is not None:
                 document = task_documents.to_document(proposed)

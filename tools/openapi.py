@@ -114,7 +114,8 @@ STATUS_DESCRIPTIONS: Mapping[int, str] = {
     400: "Invalid input: `invalid_json`, `validation_error` (with per-field `details`), "
     "`invalid_cursor`, `unknown_user`, `claims_too_large`.",
     401: "Not authenticated (no, invalid, expired or revoked token; disabled user).",
-    403: "Authenticated but not allowed (`forbidden`, `email_not_verified`; "
+    403: "Authenticated but not allowed (`forbidden`; `email_not_verified`: a write "
+    "without a verified identity; `anonymous_not_allowed`: a write by a guest account; "
     "`csrf_rejected`: a cookie-authenticated write from an origin not allowed).",
     404: "No such resource, or one the caller may not know exists.",
     405: "The path does not accept this method.",

@@ -18,7 +18,17 @@ import sys
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from auth import BOOKKEEPING_FIELDS, RESOURCES, Grant, Op, Resource, Role, RulesScope
+from auth import (
+    ANONYMOUS_PROVIDER,
+    BOOKKEEPING_FIELDS,
+    PHONE_PROVIDER,
+    RESOURCES,
+    Grant,
+    Op,
+    Resource,
+    Role,
+    RulesScope,
+)
 from core.fields import DOCUMENT_ID
 
 HEADER = """\
@@ -34,7 +44,8 @@ rules_version = '2';
 // Roles: rules can only see the custom claim `roles` inside the ID token, so they
 // trust it for the token's lifetime (up to 1 h); the backend re-checks privileged
 // requests against the user record and may refuse earlier.
-// Writes need a verified email (the backend's REQUIRE_VERIFIED_EMAIL default).
+// Writes need a verified identity and no guest account (the backend's defaults,
+// REQUIRE_VERIFIED_EMAIL=true and ALLOW_ANONYMOUS_WRITES=false): see isVerified().
 // Every write bumps `version` by one and stamps `updatedAt` with the server time;
 // `createdAt` never changes. Anything not matched below is denied.
 """
@@ -67,9 +78,18 @@ def _common_functions() -> list[str]:
         "  return request.auth != null;",
         "}",
         "",
-        "// A verified identity, as the backend's write gate.",
+        "// The sign-in method (`firebase.sign_in_provider`); '' if the token has none.",
+        "function signInProvider() {",
+        "  return request.auth.token.get('firebase', {}).get('sign_in_provider', '');",
+        "}",
+        "",
+        "// The backend's write gate with its default settings (auth/declaration.py",
+        "// check_write_gate, Principal.verified_identity): no guest account, and an email",
+        "// verified by Firebase or asserted by the federated provider, or a phone sign-in.",
         "function isVerified() {",
-        "  return isSignedIn() && request.auth.token.get('email_verified', false) == true;",
+        f"  return isSignedIn() && signInProvider() != '{ANONYMOUS_PROVIDER}'",
+        "    && (request.auth.token.get('email_verified', false) == true",
+        f"      || signInProvider() == '{PHONE_PROVIDER}');",
         "}",
         "",
         "// A malformed `roles` claim (not a list) grants nothing.",

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -53,7 +54,9 @@ class EmulatorUser:
     """A signed-in Auth emulator user with its current tokens."""
 
     uid: str
+    #: ``""`` for accounts without one (anonymous, phone; federated without an email).
     email: str
+    #: ``""`` for accounts that do not sign in with a password.
     password: str
     id_token: str
     refresh_token: str
@@ -104,6 +107,70 @@ class AuthEmulator:
         """Sign in; the new ID token carries the user's current claims."""
         return self._password_call("accounts:signInWithPassword", email, password)
 
+    def sign_up_anonymously(self) -> EmulatorUser:
+        """Create an anonymous user (``firebase.sign_in_provider == "anonymous"``)."""
+        data = self._client_call("accounts:signUp", {"returnSecureToken": True})
+        return _user_of(data)
+
+    def sign_in_with_phone(self, phone_number: str) -> EmulatorUser:
+        """Sign in with a phone number, as a client app does: send a code, read it
+        from the emulator's list of sent codes, and confirm it.
+
+        Args:
+            phone_number: E.164 (``+15555550100``); a new number creates a user.
+        """
+        sent = self._client_call(
+            "accounts:sendVerificationCode",
+            {"phoneNumber": phone_number, "recaptchaToken": "emulator"},
+        )
+        session_info = sent["sessionInfo"]
+        codes = _call(
+            self._session,
+            "GET",
+            f"{self.base_url}/emulator/v1/projects/{self.project_id}/verificationCodes",
+        ).json()
+        code = next(
+            (
+                entry["code"]
+                for entry in codes.get("verificationCodes", [])
+                if entry.get("sessionInfo") == session_info
+            ),
+            None,
+        )
+        if code is None:
+            raise LookupError(f"expected a verification code for {phone_number}, found none")
+        data = self._client_call(
+            "accounts:signInWithPhoneNumber", {"sessionInfo": session_info, "code": code}
+        )
+        return _user_of(data)
+
+    def sign_in_with_idp(
+        self,
+        provider_id: str,
+        *,
+        subject: str,
+        email: str | None = None,
+        email_verified: bool = False,
+    ) -> EmulatorUser:
+        """Sign in with a federated provider (``google.com``, ``apple.com``,
+        ``oidc.<name>``, ``saml.<name>``) through the emulator's fake IdP response.
+
+        Args:
+            provider_id: the provider; it becomes ``firebase.sign_in_provider``.
+            subject: the user's id at the provider (same subject, same user).
+            email: the email the provider asserts, if any.
+            email_verified: whether the provider asserts that it verified ``email``.
+        """
+        id_token: dict[str, Any] = {"sub": subject, "email_verified": email_verified}
+        if email is not None:
+            id_token["email"] = email
+        post_body = urlencode({"id_token": json.dumps(id_token), "providerId": provider_id})
+        data = self._client_call(
+            "accounts:signInWithIdp",
+            {"requestUri": "http://localhost", "returnSecureToken": True, "postBody": post_body},
+        )
+        return _user_of(data)
+
     def refresh(self, user: EmulatorUser) -> EmulatorUser:
         """Exchange the refresh token for a new ID token, as client SDKs do."""
         data = _call(
@@ -121,6 +188,11 @@ class AuthEmulator:
     def set_email_verified(self, uid: str, verified: bool) -> None:
         """Set ``email_verified`` (visible in tokens minted afterwards)."""
         self._update(uid, emailVerified=verified)
+
+    def set_email(self, uid: str, email: str, *, verified: bool) -> None:
+        """Give the account an email (verified or not), as an admin can; a guest keeps
+        signing in as ``anonymous`` and its refreshed tokens carry the email."""
+        self._update(uid, email=email, emailVerified=verified)
 
     def disable(self, uid: str, disabled: bool = True) -> None:
         """Disable (or re-enable) the account."""
@@ -161,6 +233,16 @@ class AuthEmulator:
             headers=OWNER_HEADERS,
         )
 
+    def _client_call(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A client SDK's call (API key, no admin credential)."""
+        data: dict[str, Any] = _call(
+            self._session,
+            "POST",
+            f"{self.base_url}/identitytoolkit.googleapis.com/v1/{endpoint}?key={API_KEY}",
+            json=body,
+        ).json()
+        return data
+
     def _password_call(self, endpoint: str, email: str, password: str) -> EmulatorUser:
         data = _call(
             self._session,
@@ -175,6 +257,17 @@ class AuthEmulator:
             id_token=data["idToken"],
             refresh_token=data["refreshToken"],
         )
+
+
+def _user_of(data: dict[str, Any]) -> EmulatorUser:
+    """The user of a sign-in answer that involves no password."""
+    return EmulatorUser(
+        uid=data["localId"],
+        email=data.get("email") or "",
+        password="",
+        id_token=data["idToken"],
+        refresh_token=data["refreshToken"],
+    )
 
 
 class FirestoreEmulator:

@@ -15,6 +15,7 @@ def test_defaults() -> None:
     assert settings.clock_skew_seconds == 5
     assert settings.revocation_check_max_age_seconds == 60
     assert settings.require_verified_email is True
+    assert settings.allow_anonymous_writes is False
     assert settings.cors_allowed_origins == ()
 
 
@@ -27,6 +28,7 @@ def test_defaults() -> None:
         ({"REVOCATION_CHECK_MAX_AGE_SECONDS": "0"}, "revocation_check_max_age_seconds", 0),
         ({"REQUIRE_VERIFIED_EMAIL": "false"}, "require_verified_email", False),
         ({"REQUIRE_VERIFIED_EMAIL": "ON"}, "require_verified_email", True),
+        ({"ALLOW_ANONYMOUS_WRITES": "true"}, "allow_anonymous_writes", True),
         (
             {"CORS_ALLOWED_ORIGINS": " https://a.example, http://localhost:5173 ,"},
             "cors_allowed_origins",
@@ -40,6 +42,7 @@ def test_defaults() -> None:
         "revocation_every_request",
         "verified_email_off",
         "bool_case_insensitive",
+        "anonymous_writes_on",
         "origins_trimmed",
     ],
 )
@@ -59,6 +62,7 @@ def test_gcloud_project_is_the_last_fallback() -> None:
         ({**BASE, "TOKEN_CLOCK_SKEW_SECONDS": "-1"}, "0..60"),
         ({**BASE, "TOKEN_CLOCK_SKEW_SECONDS": "five"}, "integer"),
         ({**BASE, "REQUIRE_VERIFIED_EMAIL": "maybe"}, "true or false"),
+        ({**BASE, "ALLOW_ANONYMOUS_WRITES": "guests"}, "true or false"),
         ({**BASE, "CORS_ALLOWED_ORIGINS": "*"}, "exact origins"),
         ({**BASE, "CORS_ALLOWED_ORIGINS": "example.com"}, "exact origins"),
         ({**BASE, "REVOCATION_CHECK_MAX_AGE_SECONDS": "99999"}, "0..3600"),
@@ -69,6 +73,7 @@ def test_gcloud_project_is_the_last_fallback() -> None:
         "skew_negative",
         "skew_not_int",
         "bad_bool",
+        "bad_anonymous_writes_bool",
         "wildcard_origin",
         "origin_without_scheme",
         "staleness_too_long",

@@ -262,6 +262,9 @@ export function describeApiError(error: ApiError, subject: Subject = 'project'):
         if (error.code === 'email_not_verified') {
           return 'Your email address is not verified yet, so you can look but not change anything.';
         }
+        if (error.code === 'anonymous_not_allowed') {
+          return 'You are signed in as a guest, so you can look but not change anything. Sign in with an account to make changes.';
+        }
         return 'You are not allowed to do that.';
       case 404:
         if (error.code === 'user_not_found') return 'There is no user with that email address.';
