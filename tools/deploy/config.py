@@ -34,6 +34,10 @@ SETTINGS = (
     "SESSION_COOKIE_PATH",
     "APP_CHECK",
     "FIREBASE_PROJECT_NUMBER",
+    "ADMIN_REQUIRE_SECOND_FACTOR",
+    "ADMIN_MAX_AUTH_AGE_SECONDS",
+    "STEP_UP_OPERATIONS",
+    "ALLOWED_SIGN_IN_PROVIDERS",
 )
 #: Set by the deploy itself: the project from ``project``; functions-framework's
 #: gunicorn ``THREADS`` from ``concurrency`` (so that every request Cloud Run lets in
