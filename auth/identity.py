@@ -20,6 +20,7 @@ from auth.directory import UserDirectory
 from auth.keys import PublicKeys
 from auth.principal import Principal, principal_from_claims
 from auth.revocation import RevocationChecker
+from auth.step_up import StepUpPolicy, require_allowed_provider, require_step_up
 from auth.tokens import VerifiedTokens
 from core.settings import Settings
 
@@ -39,6 +40,9 @@ Admit = Callable[[str], None]
 
 class Authenticator:
     """Verifies bearer tokens and checks them against the user record.
+
+    Tokens from a provider outside ``ALLOWED_SIGN_IN_PROVIDERS`` are refused (403)
+    as soon as they are verified.
 
     A request is *privileged* when the caller asks for it (every ``/admin`` call)
     or when the token carries any role. Privileged requests read the user record
@@ -72,6 +76,7 @@ class Authenticator:
         self._clock = clock
         self._keys = keys if keys is not None else keys_module.for_app(app)
         self._verified = verified_tokens if verified_tokens is not None else VerifiedTokens()
+        self._step_up = StepUpPolicy.from_settings(settings)
 
     @property
     def keys(self) -> PublicKeys:
@@ -84,6 +89,25 @@ class Authenticator:
     @property
     def revocation(self) -> RevocationChecker:
         return self._revocation
+
+    @property
+    def step_up_policy(self) -> StepUpPolicy:
+        return self._step_up
+
+    def require_step_up(self, principal: Principal, *, operation_id: str, privileged: bool) -> None:
+        """Raise unless ``principal``'s sign-in is strong and recent enough for the
+        operation (``auth.step_up``; ``privileged``: the endpoint's access is).
+
+        Raises:
+            StepUpRequired: sign in again (401, RFC 9470 challenge).
+        """
+        require_step_up(
+            principal,
+            self._step_up,
+            self._clock(),
+            operation_id=operation_id,
+            privileged=privileged,
+        )
 
     def sign_out_everywhere(self, uid: str) -> int:
         """Revoke ``uid``'s sessions: every token issued until now is refused from now on.
@@ -102,6 +126,7 @@ class Authenticator:
         Raises:
             MissingToken, InvalidToken, TokenExpired, TokenRevoked, UserDisabled:
                 the caller is not authenticated (401).
+            ProviderNotAllowed: a sign-in provider outside ``ALLOWED_SIGN_IN_PROVIDERS`` (403).
             AuthUnavailable: keys or user records could not be fetched (503).
         """
         return self.authenticate_token(bearer_token(authorization), privileged=privileged)
@@ -172,6 +197,8 @@ class Authenticator:
         self, claims: dict[str, Any], *, privileged: bool, admit: Admit | None = None
     ) -> Principal:
         principal = principal_from_claims(claims)
+        # Right after verification: a refused provider costs no user-record fetch.
+        require_allowed_provider(principal, self._settings.allowed_sign_in_providers)
         if admit is not None:
             admit(principal.uid)
         fresh = privileged or bool(principal.roles)

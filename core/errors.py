@@ -101,6 +101,25 @@ class AuthenticationFailed(ApiError):
     #: Value of ``error=`` in ``WWW-Authenticate``; ``None`` when no token was sent (RFC 6750 3.1).
     bearer_error: ClassVar[str | None] = "invalid_token"
 
+    def challenge(self) -> str:
+        """The ``WWW-Authenticate`` value: ``Bearer`` with ``error=`` when there is one
+        (RFC 6750 3), and whatever parameters a subclass adds (``challenge_parameters``)."""
+        parameters = self.challenge_parameters()
+        if not parameters:
+            return "Bearer"
+        return "Bearer " + ", ".join(
+            f'{name}="{_quotable(value)}"' for name, value in parameters.items()
+        )
+
+    def challenge_parameters(self) -> dict[str, str]:
+        """The auth-params of the challenge, in order (RFC 7235 2.1)."""
+        return {"error": self.bearer_error} if self.bearer_error else {}
+
+
+def _quotable(value: str) -> str:
+    """``value`` as the inside of a quoted-string: no quote or backslash can end it early."""
+    return "".join(c for c in value if c.isprintable() and c not in '"\\')
+
 
 class MissingToken(AuthenticationFailed):
     """No bearer token was sent."""
@@ -159,6 +178,26 @@ class AppCheckReplayed(AuthenticationFailed):
     bearer_error = None
 
 
+class StepUpRequired(AuthenticationFailed):
+    """The token is valid, but its sign-in is too weak or too old for this operation:
+    sign in again (with the second factor, or recently) and retry (RFC 9470)."""
+
+    code = "step_up_required"
+    default_message = "This operation needs a stronger or more recent sign-in; sign in again."
+    bearer_error = "insufficient_user_authentication"
+
+    def __init__(self, message: str | None = None, *, max_age: int | None = None) -> None:
+        super().__init__(message)
+        #: The oldest sign-in (seconds) the operation accepts, when that was the shortfall.
+        self.max_age = max_age
+
+    def challenge_parameters(self) -> dict[str, str]:
+        parameters = {**super().challenge_parameters(), "error_description": self.message}
+        if self.max_age is not None:
+            parameters["max_age"] = str(self.max_age)
+        return parameters
+
+
 class PermissionDenied(ApiError):
     """The caller is known but no rule allows the action."""
 
@@ -202,6 +241,14 @@ class AnonymousNotAllowed(PermissionDenied):
 
     code = "anonymous_not_allowed"
     default_message = "Guest accounts cannot make changes; sign in with an account first."
+
+
+class ProviderNotAllowed(PermissionDenied):
+    """The token comes from a sign-in provider this deployment does not accept
+    (``ALLOWED_SIGN_IN_PROVIDERS``)."""
+
+    code = "provider_not_allowed"
+    default_message = "This sign-in method is not accepted here; sign in another way."
 
 
 # --- 404 .. 415 ------------------------------------------------------------

@@ -19,6 +19,7 @@ from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
 from core import origins as origins_module
+from core.operations import OPERATION_IDS
 
 #: Request bodies above this are refused with 413.
 MAX_BODY_BYTES = 64 * 1024
@@ -36,6 +37,28 @@ IDENTITY_FUNCTION = "identity"
 AppCheckMode = Literal["off", "monitor", "enforce"]
 APP_CHECK_MODES: tuple[AppCheckMode, ...] = get_args(AppCheckMode)
 _PROJECT_NUMBER = re.compile(r"[1-9][0-9]{0,19}")
+#: The longest ``ADMIN_MAX_AUTH_AGE_SECONDS``: a year.
+MAX_AUTH_AGE_SECONDS = 365 * 24 * 3600
+#: Firebase's built-in ``firebase.sign_in_provider`` values (``custom``: custom tokens).
+BUILT_IN_SIGN_IN_PROVIDERS = frozenset(
+    {
+        "anonymous",
+        "apple.com",
+        "custom",
+        "facebook.com",
+        "gc.apple.com",
+        "github.com",
+        "google.com",
+        "microsoft.com",
+        "password",
+        "phone",
+        "playgames.google.com",
+        "twitter.com",
+        "yahoo.com",
+    }
+)
+#: Identity Platform's own OIDC and SAML providers: ``oidc.<name>``, ``saml.<name>``.
+_CONFIGURED_PROVIDER = re.compile(r"(oidc|saml)\.[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
 
 
 class ConfigError(RuntimeError):
@@ -99,6 +122,14 @@ class Settings:
     identity_function_urls: tuple[str, ...] = ()
     #: The entry point this instance serves (``FUNCTION_TARGET``, set by Cloud Functions).
     function_target: str | None = None
+    #: Privileged endpoints (and ``step_up_operations``) need a sign-in with a second factor.
+    admin_require_second_factor: bool = False
+    #: Privileged endpoints (and ``step_up_operations``) need a sign-in at most this old.
+    admin_max_auth_age_seconds: int | None = None
+    #: Operation ids that get the step-up rules of privileged endpoints too.
+    step_up_operations: frozenset[str] = frozenset()
+    #: The ``firebase.sign_in_provider`` values accepted; ``None``: every provider.
+    allowed_sign_in_providers: frozenset[str] | None = None
 
     @property
     def deployed(self) -> bool:
@@ -157,6 +188,12 @@ class Settings:
             signup_default_claims=_signup_default_claims(env),
             identity_function_urls=_identity_function_urls(env),
             function_target=env.get("FUNCTION_TARGET") or None,
+            admin_require_second_factor=_bool(env, "ADMIN_REQUIRE_SECOND_FACTOR", False),
+            admin_max_auth_age_seconds=_optional_int(
+                env, "ADMIN_MAX_AUTH_AGE_SECONDS", 1, MAX_AUTH_AGE_SECONDS
+            ),
+            step_up_operations=_step_up_operations(env),
+            allowed_sign_in_providers=_sign_in_providers(env),
         )
         settings.check_safety()
         return settings
@@ -234,6 +271,41 @@ class Settings:
                 f"project {self.project_id!r}"
                 + (f" on Cloud Functions (K_SERVICE={self.k_service!r})" if self.deployed else "")
             )
+
+
+def _names(raw: str) -> list[str]:
+    return [name.strip() for name in raw.split(",") if name.strip()]
+
+
+def _step_up_operations(env: Mapping[str, str]) -> frozenset[str]:
+    """Operation ids (``core.operations``); a misspelt one would silently protect
+    nothing, so it stops the instance."""
+    names = _names(env.get("STEP_UP_OPERATIONS", ""))
+    unknown = sorted(set(names) - OPERATION_IDS)
+    if unknown:
+        raise ConfigError(
+            f"STEP_UP_OPERATIONS: expected operation ids among {sorted(OPERATION_IDS)}, "
+            f"got unknown {unknown}"
+        )
+    return frozenset(names)
+
+
+def _sign_in_providers(env: Mapping[str, str]) -> frozenset[str] | None:
+    """Provider ids as tokens carry them; unset or empty means every provider."""
+    names = _names(env.get("ALLOWED_SIGN_IN_PROVIDERS", ""))
+    if not names:
+        return None
+    unknown = sorted(
+        name
+        for name in names
+        if name not in BUILT_IN_SIGN_IN_PROVIDERS and not _CONFIGURED_PROVIDER.fullmatch(name)
+    )
+    if unknown:
+        raise ConfigError(
+            "ALLOWED_SIGN_IN_PROVIDERS: expected provider ids among "
+            f"{sorted(BUILT_IN_SIGN_IN_PROVIDERS)} or oidc.<name>/saml.<name>, got {unknown}"
+        )
+    return frozenset(names)
 
 
 def _app_check_mode(env: Mapping[str, str]) -> AppCheckMode:
@@ -369,6 +441,13 @@ def _int(env: Mapping[str, str], name: str, default: int, low: int, high: int) -
     if not low <= value <= high:
         raise ConfigError(f"{name}: expected {low}..{high}, got {value}")
     return value
+
+
+def _optional_int(env: Mapping[str, str], name: str, low: int, high: int) -> int | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    return _int(env, name, low, low, high)
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:

@@ -257,6 +257,9 @@ class _Served(Generic[D]):
             return response
         principal = self._caller(request, declared.access)
         request_log.note_uid(principal.uid)
+        self._container.authenticator.require_step_up(
+            principal, operation_id=declared.operation_id, privileged=declared.access.privileged
+        )
         # Built after authentication: a refused request builds nothing it would need.
         needed = self._function.needs(self._container)
         response = declared.view(request, principal, needed, **args)

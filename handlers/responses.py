@@ -46,9 +46,7 @@ def error_response(error: ApiError) -> Response:
         body["details"] = error.details
     headers = dict(error.headers)
     if isinstance(error, AuthenticationFailed):
-        headers["WWW-Authenticate"] = (
-            f'Bearer error="{error.bearer_error}"' if error.bearer_error else "Bearer"
-        )
+        headers["WWW-Authenticate"] = error.challenge()
     return json_response({"error": body}, status=error.status, headers=headers)
 
 

@@ -113,9 +113,12 @@ HEADERS: Mapping[str, dict[str, Any]] = {
 STATUS_DESCRIPTIONS: Mapping[int, str] = {
     400: "Invalid input: `invalid_json`, `validation_error` (with per-field `details`), "
     "`invalid_cursor`, `unknown_user`, `claims_too_large`.",
-    401: "Not authenticated (no, invalid, expired or revoked token; disabled user).",
+    401: "Not authenticated (no, invalid, expired or revoked token; disabled user); "
+    "`step_up_required`: sign in again, with the second factor or recently "
+    '(`WWW-Authenticate: Bearer error="insufficient_user_authentication"`, RFC 9470).',
     403: "Authenticated but not allowed (`forbidden`; `email_not_verified`: a write "
     "without a verified identity; `anonymous_not_allowed`: a write by a guest account; "
+    "`provider_not_allowed`: a sign-in provider this deployment does not accept; "
     "`csrf_rejected`: a cookie-authenticated write from an origin not allowed).",
     404: "No such resource, or one the caller may not know exists.",
     405: "The path does not accept this method.",
@@ -140,8 +143,8 @@ STATUS_HEADERS: Mapping[int, Mapping[str, bool]] = {
     503: {"Retry-After": True},
 }
 
-#: Every authenticated operation may answer these.
-COMMON_ERRORS = (401, 429, 500, 503)
+#: Every authenticated operation may answer these (403: ``provider_not_allowed``).
+COMMON_ERRORS = (401, 403, 429, 500, 503)
 #: A public one these.
 UNAUTHENTICATED_ERRORS = (429, 500, 503)
 #: A JSON body adds these.

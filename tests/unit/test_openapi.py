@@ -177,4 +177,5 @@ def test_public_and_bearer_only_endpoints_are_documented_as_such() -> None:
     assert public["security"] == []
     assert set(public["responses"]) == {"200", "429", "500", "503"}
     assert bearer["security"] == [{"bearerAuth": []}]
-    assert set(bearer["responses"]) == {"200", "401", "429", "500", "503"}  # no CSRF 403: no cookie
+    # 403 for provider_not_allowed (any authenticated endpoint), not CSRF: no cookie.
+    assert set(bearer["responses"]) == {"200", "401", "403", "429", "500", "503"}

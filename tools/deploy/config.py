@@ -42,6 +42,10 @@ SETTINGS = (
     "SIGNUP_ALLOWED_EMAIL_DOMAINS",
     "SIGNUP_DEFAULT_CLAIMS",
     "IDENTITY_FUNCTION_URLS",
+    "ADMIN_REQUIRE_SECOND_FACTOR",
+    "ADMIN_MAX_AUTH_AGE_SECONDS",
+    "STEP_UP_OPERATIONS",
+    "ALLOWED_SIGN_IN_PROVIDERS",
 )
 #: Set by the deploy itself: the project from ``project``; functions-framework's
 #: gunicorn ``THREADS`` from ``concurrency`` (so that every request Cloud Run lets in

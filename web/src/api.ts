@@ -104,6 +104,11 @@ export interface TokenSource {
   idToken(forceRefresh: boolean): Promise<string>;
   /** Throws when nobody is signed in (cookie mode sends no token that would). */
   assertSignedIn(): void;
+  /**
+   * Asked after `401 step_up_required`: has the user sign in again (password, then the
+   * second factor) so that a new ID token meets the operation; false when they cancel.
+   */
+  stepUp(error: ApiError): Promise<boolean>;
 }
 
 export class ApiError extends Error {
@@ -132,6 +137,8 @@ interface CallOptions {
 
 /** 401 codes a fresh ID token can cure (an expired or not yet valid token). */
 const RETRY_WITH_FRESH_TOKEN = new Set(['token_expired', 'invalid_token']);
+/** 401: the sign-in is too weak or too old for this operation; signing in again cures it. */
+export const STEP_UP_REQUIRED = 'step_up_required';
 
 export class Api {
   constructor(
@@ -144,7 +151,11 @@ export class Api {
     // A cookie cannot be renewed from here: a 401 in cookie mode ends the session.
     if (response.status === 401 && this.tokens.mode === 'bearer') {
       const error = await errorOf(response);
-      if (!RETRY_WITH_FRESH_TOKEN.has(error.code)) throw error;
+      if (error.code === STEP_UP_REQUIRED) {
+        if (!(await this.tokens.stepUp(error))) throw error;
+      } else if (!RETRY_WITH_FRESH_TOKEN.has(error.code)) {
+        throw error;
+      }
       response = await this.send(method, path, options, true);
     }
     if (!response.ok) throw await errorOf(response);
@@ -257,6 +268,9 @@ export function describeApiError(error: ApiError, subject: Subject = 'project'):
         if (fields.length) return `Please check the form: ${fields.join('; ')}.`;
         return 'The request was not accepted.';
       case 401:
+        if (error.code === STEP_UP_REQUIRED) {
+          return 'This needs a recent sign-in with your second factor: sign in again to do it.';
+        }
         return 'Your session is no longer valid. Please sign in again.';
       case 403:
         if (error.code === 'email_not_verified') {
@@ -265,6 +279,7 @@ export function describeApiError(error: ApiError, subject: Subject = 'project'):
         if (error.code === 'anonymous_not_allowed') {
           return 'You are signed in as a guest, so you can look but not change anything. Sign in with an account to make changes.';
         }
+        if (error.code === 'provider_not_allowed') return 'This sign-in method is not accepted here.';
         return 'You are not allowed to do that.';
       case 404:
         if (error.code === 'user_not_found') return 'There is no user with that email address.';

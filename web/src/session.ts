@@ -20,19 +20,27 @@
 import { FirebaseError, initializeApp } from 'firebase/app';
 import {
   connectAuthEmulator,
+  EmailAuthProvider,
+  getMultiFactorResolver,
   inMemoryPersistence,
   initializeAuth,
   onAuthStateChanged,
   onIdTokenChanged,
+  PhoneAuthProvider,
+  PhoneMultiFactorGenerator,
+  reauthenticateWithCredential,
+  RecaptchaVerifier,
   signInWithEmailAndPassword,
   signOut,
   type Auth,
+  type MultiFactorError,
   type User,
 } from 'firebase/auth';
 
 import { Api, ApiError, describeApiError, type Me, type TokenSource } from './api';
 import { initialSessionMode, rememberSessionMode, type AppConfig, type SessionMode } from './config';
 import { showMessage } from './flash';
+import { askFor } from './prompt';
 
 const REFRESH_BEFORE_EXPIRY_MS = 5 * 60_000;
 const MIN_REFRESH_DELAY_MS = 10_000;
@@ -95,6 +103,8 @@ export class Session implements TokenSource {
     if (config.authEmulator) {
       // Our own banner says "Auth emulator"; the SDK's would cover the page's bottom.
       connectAuthEmulator(this.auth, `http://${config.authEmulator}`, { disableWarnings: true });
+      // The emulator sends no SMS and checks no reCAPTCHA: the SDK then needs none either.
+      this.auth.settings.appVerificationDisabledForTesting = true;
     }
     this.currentMode = initialSessionMode(config);
     this.api = new Api(config.apiBase, this);
@@ -201,6 +211,45 @@ export class Session implements TokenSource {
       }
       throw error;
     }
+  }
+
+  /**
+   * TokenSource for the API, after `401 step_up_required`: the user signs in again with
+   * their password and, when they enrolled one, their SMS second factor (the Firebase
+   * SDK's multi-factor resolver). The new ID token carries the second factor and a new
+   * `auth_time`; the API then retries. Cookie mode cannot: its cookie keeps its sign-in.
+   */
+  async stepUp(error: ApiError): Promise<boolean> {
+    const user = this.auth.currentUser;
+    if (this.currentMode !== 'bearer' || !user?.email) return false;
+    const password = await askFor('Confirm it is you', `${error.message} Enter your password to go on.`, `Password of ${user.email}`, 'password');
+    if (password === null) return false;
+    try {
+      await reauthenticateWithCredential(user, EmailAuthProvider.credential(user.email, password));
+    } catch (failure) {
+      if (!(failure instanceof FirebaseError && failure.code === 'auth/multi-factor-auth-required')) throw failure;
+      const resolver = getMultiFactorResolver(this.auth, failure as MultiFactorError);
+      const hint = resolver.hints.find((candidate) => candidate.factorId === PhoneMultiFactorGenerator.FACTOR_ID);
+      if (!hint) throw new Error('Your second factor is not a phone: this page can only use SMS codes.');
+      const anchor = document.body.appendChild(document.createElement('div'));
+      const verifier = new RecaptchaVerifier(this.auth, anchor, { size: 'invisible' });
+      try {
+        const verificationId = await new PhoneAuthProvider(this.auth).verifyPhoneNumber(
+          { multiFactorHint: hint, session: resolver.session },
+          verifier,
+        );
+        const phone = 'phoneNumber' in hint ? String(hint.phoneNumber) : 'your phone';
+        const code = await askFor('Second factor', `Enter the code sent to ${phone}.`, 'Code', 'text');
+        if (code === null) return false;
+        const credential = PhoneAuthProvider.credential(verificationId, code.trim());
+        await resolver.resolveSignIn(PhoneMultiFactorGenerator.assertion(credential));
+      } finally {
+        verifier.clear();
+        anchor.remove();
+      }
+    }
+    this.lastRefresh = Date.now();
+    return true;
   }
 
   /**
