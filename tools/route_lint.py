@@ -175,7 +175,8 @@ def framework_rules(entry_points: Sequence[str]) -> dict[str, dict[str, Any]]:
         timeout=120,
     )
     if completed.returncode != 0:
-        raise RuntimeError(f"the functions-framework probe failed: {completed.stderr}")
+        last = (completed.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"functions-framework could not start an entry point: {last}")
     found: dict[str, dict[str, Any]] = json.loads(completed.stdout)
     return found
 
@@ -247,8 +248,13 @@ def lint(
     entry_points = tuple(handlers.ENTRY_POINTS) if entry_points is None else entry_points
     problems = function_problems(functions)
     problems += entry_point_problems(entry_points, functions)
-    for name, app in framework_rules(entry_points).items():
-        problems += framework_problems(name, app)
+    try:
+        apps = framework_rules(entry_points)
+    except RuntimeError as error:  # ``Function.bind`` refuses an undeclared endpoint
+        problems.append(str(error))
+    else:
+        for name, app in apps.items():
+            problems += framework_problems(name, app)
     problems += source_problems()
     return problems
 
