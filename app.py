@@ -207,9 +207,17 @@ class Container:
 
     @part
     def leases(self) -> FirestoreLeases:
+        """The claims leases, outliving the worst case of a role change (checked)."""
+        from services.roles import check_claims_lease, claims_lease
         from store.locks import FirestoreLeases
 
-        return FirestoreLeases(self.firestore)
+        timeouts = {
+            "auth_timeout": self.settings.auth_timeout_seconds,
+            "firestore_timeout": self.settings.firestore_timeout_seconds,
+        }
+        lease = claims_lease(**timeouts)
+        check_claims_lease(lease, **timeouts)
+        return FirestoreLeases(self.firestore, lease=lease)
 
     # --- use cases ---------------------------------------------------------------------
 

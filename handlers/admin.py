@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from flask import Request, Response
 
-from auth import Principal, UserRecord
+from auth import Principal, Role, UserRecord
 from core import fields
 from core.errors import ValidationFailed
 from handlers.bodies import page_params, parse_body, require_uid
-from handlers.endpoints import PRIVILEGED
+from handlers.endpoints import PRIVILEGED, roles
 from handlers.http import Function, request_id
 from handlers.params import CURSOR, EMAIL, LIMIT
 from handlers.responses import json_response
@@ -30,6 +30,7 @@ def _roles_json(record: UserRecord) -> RolesJson:
     operation_id="find_user",
     summary="Find a user by email (admin).",
     access=PRIVILEGED,
+    policy=roles(Role.ADMIN),
     response=UserJson,
     query=(EMAIL,),
     errors=(400, 403, 404),
@@ -49,6 +50,7 @@ def find_user(request: Request, principal: Principal, service: RoleService) -> R
     operation_id="get_roles",
     summary="A user's roles (admin).",
     access=PRIVILEGED,
+    policy=roles(Role.ADMIN),
     response=RolesJson,
     errors=(400, 403, 404),
 )
@@ -63,6 +65,7 @@ def get_roles(request: Request, principal: Principal, service: RoleService, uid:
     operation_id="put_roles",
     summary="Replace a user's roles, keeping their other claims (admin); audited.",
     access=PRIVILEGED,
+    policy=roles(Role.ADMIN),
     request=RolesPut,
     response=RoleChangeJson,
     errors=(403, 404, 409),
@@ -85,6 +88,7 @@ def put_roles(request: Request, principal: Principal, service: RoleService, uid:
     operation_id="list_audit",
     summary="The audit log, newest first (admin, auditor).",
     access=PRIVILEGED,
+    policy=roles(Role.ADMIN, Role.AUDITOR),
     response=AUDIT_PAGE,
     query=(LIMIT, CURSOR),
     errors=(400, 403),

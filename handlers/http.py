@@ -29,7 +29,16 @@ from auth import SAFE_METHODS, Principal, credential
 from core import errors, request_log
 from core.logging import TRACE_HEADERS, trace_field
 from core.settings import Settings
-from handlers.endpoints import HTTP_METHODS, Access, Endpoint, Paged, Param, View
+from handlers.endpoints import (
+    HTTP_METHODS,
+    Access,
+    Endpoint,
+    Paged,
+    Param,
+    Policy,
+    View,
+    declaration_problems,
+)
 from handlers.responses import (
     empty_response,
     error_response,
@@ -114,6 +123,7 @@ class Function(Generic[D]):
         operation_id: str,
         summary: str,
         access: Access,
+        policy: Policy,
         status: int = 200,
         response: type[Any] | Paged | None = None,
         request: type[BaseModel] | None = None,
@@ -129,7 +139,8 @@ class Function(Generic[D]):
 
         Raises:
             ValueError: a method the shell does not route, a path outside the function's
-                prefix, or a method and path (or operation id) declared twice.
+                prefix, a method and path (or operation id) declared twice, or no access
+                and policy that fit (``handlers.endpoints.declaration_problems``).
         """
 
         def declare(view: V) -> V:
@@ -140,6 +151,7 @@ class Function(Generic[D]):
                 operation_id=operation_id,
                 summary=summary,
                 access=access,
+                policy=policy,
                 view=view,
                 status=status,
                 response=response,
@@ -166,6 +178,30 @@ class Function(Generic[D]):
             by_path.setdefault(declared.path, {})[declared.method] = declared
         return tuple(Route(path, endpoints) for path, endpoints in by_path.items())
 
+    def url_map(self) -> Map:
+        """The werkzeug routing of this function: one rule per path, whose endpoint is
+        the path's index in ``routes`` (what the shell routes with, and the route lint
+        walks)."""
+        rules = [
+            Rule(route.pattern, endpoint=index, methods=list(route.endpoints))
+            for index, route in enumerate(self.routes)
+        ]
+        return Map(rules, strict_slashes=False, merge_slashes=False)
+
+    def routed(self) -> tuple[tuple[str, str, Endpoint | None], ...]:
+        """Every (method, werkzeug pattern) that ``url_map`` routes, with the endpoint
+        the shell dispatches it to (``None``: none is declared), HEAD and OPTIONS
+        aside (the shell answers them, HEAD with the GET endpoint)."""
+        routes = self.routes
+        found: list[tuple[str, str, Endpoint | None]] = []
+        for rule in self.url_map().iter_rules():
+            index = rule.endpoint
+            route = routes[index] if isinstance(index, int) and 0 <= index < len(routes) else None
+            for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+                declared = route.endpoints.get(method) if route is not None else None
+                found.append((method, rule.rule, declared))
+        return tuple(found)
+
     def bind(self, container: Container) -> Callable[[Request], Response]:
         """The Cloud Functions entry point of this function, serving with ``container``."""
         served = _Served(self, container)
@@ -175,6 +211,9 @@ class Function(Generic[D]):
         return path == self.prefix or path.startswith(self.prefix + "/")
 
     def _check(self, declared: Endpoint) -> None:
+        problems = declaration_problems(declared)
+        if problems:
+            raise ValueError(f"{declared.operation_id}: " + "; ".join(problems))
         if declared.method not in HTTP_METHODS:
             raise ValueError(
                 f"{declared.operation_id}: expected a method in {sorted(HTTP_METHODS)}, "
@@ -196,15 +235,14 @@ class _Served(Generic[D]):
     """A function bound to a container: routing, authentication, logging."""
 
     def __init__(self, function: Function[D], container: Container) -> None:
+        problems = [p for e in function.endpoints for p in declaration_problems(e)]
+        if problems:  # deny by default: nothing is served past an undeclared endpoint
+            raise ValueError(f"function {function.name!r}: " + "; ".join(problems))
         self._function = function
         self._container = container
         self._settings = container.settings
         self._routes = function.routes
-        rules = [
-            Rule(route.pattern, endpoint=index, methods=list(route.endpoints))
-            for index, route in enumerate(self._routes)
-        ]
-        self._rules = Map(rules, strict_slashes=False, merge_slashes=False)
+        self._rules = function.url_map()
 
     def serve(self, request: Request) -> Response:
         request_id = uuid.uuid4().hex

@@ -6,7 +6,7 @@ from flask import Request, Response
 
 from auth import Authenticator, Principal
 from core import request_log
-from handlers.endpoints import SIGNED_IN
+from handlers.endpoints import SELF, SIGNED_IN
 from handlers.http import Function
 from handlers.responses import empty_response, json_response
 from handlers.wire import MeJson
@@ -20,6 +20,7 @@ me = Function("me", needs=lambda container: container.authenticator)
     operation_id="get_me",
     summary="Who the caller is (from the verified ID token).",
     access=SIGNED_IN,
+    policy=SELF,
     response=MeJson,
 )
 def get_me(request: Request, principal: Principal, auth: Authenticator) -> Response:
@@ -43,6 +44,7 @@ def get_me(request: Request, principal: Principal, auth: Authenticator) -> Respo
     operation_id="revoke_sessions",
     summary="Sign the caller out everywhere; this very token is refused from now on.",
     access=SIGNED_IN,
+    policy=SELF,
     status=204,
     errors=(404,),
 )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from flask import Request, Response
 
-from auth import Principal, Profile
+from auth import PROJECTS, Principal, Profile
 from handlers.bodies import (
     etag,
     idempotency_key,
@@ -16,7 +16,7 @@ from handlers.bodies import (
     parse_body,
     require_uid,
 )
-from handlers.endpoints import SIGNED_IN
+from handlers.endpoints import SIGNED_IN, action
 from handlers.http import Function
 from handlers.params import CURSOR, LIMIT, OWNER_ID
 from handlers.responses import empty_response, json_response
@@ -68,6 +68,7 @@ projects = Function(
     summary="Projects the caller owns or shares, newest first; "
     "`ownerId` of others: admin, auditor.",
     access=SIGNED_IN,
+    policy=action(PROJECTS, "read"),
     response=PROJECT_PAGE,
     query=(LIMIT, CURSOR, OWNER_ID),
     errors=(400, 403),
@@ -90,6 +91,7 @@ def list_projects(request: Request, principal: Principal, api: ProjectApi) -> Re
     operation_id="create_project",
     summary="Create a project owned by the caller (verified email).",
     access=SIGNED_IN,
+    policy=action(PROJECTS, "create"),
     status=201,
     request=ProjectCreate,
     response=ProjectJson,
@@ -114,6 +116,7 @@ def create_project(request: Request, principal: Principal, api: ProjectApi) -> R
     operation_id="get_project",
     summary="One project (owner, editors, viewers, admin, auditor).",
     access=SIGNED_IN,
+    policy=action(PROJECTS, "read"),
     response=ProjectJson,
     errors=(404,),
     etag=True,
@@ -130,6 +133,7 @@ def get_project(
     operation_id="patch_project",
     summary="Change name and/or description (owner, editors, admin).",
     access=SIGNED_IN,
+    policy=action(PROJECTS, "update"),
     request=ProjectPatch,
     response=ProjectJson,
     errors=(403, 404, 409, 412),
@@ -156,6 +160,7 @@ def patch_project(
     operation_id="delete_project",
     summary="Delete a project (owner, admin).",
     access=SIGNED_IN,
+    policy=action(PROJECTS, "delete"),
     status=204,
     errors=(403, 404, 409, 412),
     if_match=True,
@@ -173,6 +178,7 @@ def delete_project(
     operation_id="put_member",
     summary="Add a member or change their role (owner, admin); at most 100 members.",
     access=SIGNED_IN,
+    policy=action(PROJECTS, "manage_members"),
     request=MemberPut,
     response=ProjectJson,
     errors=(403, 404, 409, 412),
@@ -196,6 +202,7 @@ def put_member(
     operation_id="share_by_email",
     summary="Add a member by email, or change their role (owner, admin); unknown email: 404.",
     access=SIGNED_IN,
+    policy=action(PROJECTS, "manage_members"),
     request=MemberByEmail,
     response=ProjectJson,
     errors=(403, 404, 409, 412),
@@ -218,6 +225,7 @@ def share_by_email(
     operation_id="delete_member",
     summary="Remove a member (owner, admin, or the member themselves).",
     access=SIGNED_IN,
+    policy=action(PROJECTS, "manage_members", "leave"),
     response=ProjectJson,
     errors=(400, 403, 404, 409, 412),
     if_match=True,
@@ -239,6 +247,7 @@ def delete_member(
     operation_id="transfer_project",
     summary="Transfer ownership (owner, admin); the old owner becomes an editor.",
     access=SIGNED_IN,
+    policy=action(PROJECTS, "transfer"),
     request=TransferBody,
     response=ProjectJson,
     errors=(403, 404, 409, 412),

@@ -7,7 +7,7 @@ from flask import Request, Response
 
 from auth import SESSION_COOKIE_NAME, Authenticator, Principal, credential
 from core import request_log
-from handlers.endpoints import SIGNED_IN, SIGNED_IN_WITH_BEARER
+from handlers.endpoints import SELF, SIGNED_IN, SIGNED_IN_WITH_BEARER
 from handlers.http import Function
 from handlers.responses import empty_response
 
@@ -20,6 +20,7 @@ session = Function("session", needs=lambda container: container.authenticator)
     operation_id="create_session",
     summary="Exchange a fresh ID token (a sign-in of the last five minutes) for a session cookie.",
     access=SIGNED_IN_WITH_BEARER,
+    policy=SELF,
     status=204,
     cookie=True,
 )
@@ -48,6 +49,7 @@ def create_session(request: Request, principal: Principal, auth: Authenticator) 
     operation_id="end_session",
     summary="Sign out everywhere: revoke the caller's sessions and clear the cookie.",
     access=SIGNED_IN,
+    policy=SELF,
     status=204,
     errors=(404,),
     cookie=True,

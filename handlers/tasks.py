@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from flask import Request, Response
 
-from auth import Principal
+from auth import TASKS, Principal
 from core.errors import ValidationFailed
 from handlers.bodies import etag, if_match_version, page_params, parse_body, require_uid
-from handlers.endpoints import SIGNED_IN
+from handlers.endpoints import SIGNED_IN, action
 from handlers.params import ASSIGNEE_ID, CURSOR, DONE, LIMIT
 from handlers.projects import ProjectApi, projects
 from handlers.responses import empty_response, json_response
@@ -41,6 +41,7 @@ def _done_filter(request: Request) -> bool | None:
     summary="A project's tasks, newest first (whoever may read the project); "
     "filters `done`, `assigneeId`.",
     access=SIGNED_IN,
+    policy=action(TASKS, "read"),
     response=TASK_PAGE,
     query=(LIMIT, CURSOR, DONE, ASSIGNEE_ID),
     errors=(400, 404),
@@ -65,6 +66,7 @@ def list_tasks(
     operation_id="create_task",
     summary="Create a task in a project (owner, editors, admin); the assignee must be a member.",
     access=SIGNED_IN,
+    policy=action(TASKS, "create"),
     status=201,
     request=TaskCreate,
     response=TaskJson,
@@ -95,6 +97,7 @@ def create_task(
     operation_id="get_task",
     summary="One task (whoever may read the project).",
     access=SIGNED_IN,
+    policy=action(TASKS, "read"),
     response=TaskJson,
     errors=(404,),
     etag=True,
@@ -111,6 +114,7 @@ def get_task(
     operation_id="patch_task",
     summary="Change a task (owner, editors, admin); its assignee may change `done` alone.",
     access=SIGNED_IN,
+    policy=action(TASKS, "update", "set_done"),
     request=TaskPatch,
     response=TaskJson,
     errors=(403, 404, 409, 412),
@@ -135,6 +139,7 @@ def patch_task(
     operation_id="delete_task",
     summary="Delete a task (owner, editors, admin).",
     access=SIGNED_IN,
+    policy=action(TASKS, "delete"),
     status=204,
     errors=(403, 404, 409, 412),
     if_match=True,

@@ -25,7 +25,7 @@ from core.clock import utcnow
 from core.errors import ApiError, NotFound, PermissionDenied, UnknownUser
 from services import project_changes as changes
 from services.project_changes import MemberRole
-from store.idempotency import IdempotencyStore, fingerprint
+from store.idempotency import Claim, IdempotencyStore, fingerprint
 from store.ids import is_document_id
 from store.models import AuditEntry, Page, Project
 from store.projects import AuditOf, ProjectStore
@@ -87,11 +87,13 @@ class ProjectService:
             raise
         request_log.note_decision("create", "projects", allowed=True, rule=decision.rule)
         now = self.clock()
+        claim: Claim | None = None
         if idempotency_key is not None:
             body = fingerprint(name, description)
-            earlier = self.idempotency.claim(principal.uid, idempotency_key, body, now=now)
-            if earlier is not None:
-                return earlier, True
+            claimed = self.idempotency.claim(principal.uid, idempotency_key, body, now=now)
+            if isinstance(claimed, Project):
+                return claimed, True
+            claim = claimed
         project = Project(
             id=self.projects.new_id(),
             name=name,
@@ -103,14 +105,17 @@ class ProjectService:
             updated_at=now,
             version=1,
         )
-        if idempotency_key is None:
+        if idempotency_key is None or claim is None:
             return self.projects.create(project), False
         try:
-            return self.idempotency.create_project(principal.uid, idempotency_key, project), False
+            created = self.idempotency.create_project(
+                principal.uid, idempotency_key, project, claim
+            )
         except BaseException:
-            with contextlib.suppress(ApiError):
-                self.idempotency.release(principal.uid, idempotency_key)
+            with contextlib.suppress(ApiError):  # fenced: never the successor's record
+                self.idempotency.release(principal.uid, idempotency_key, claim)
             raise
+        return created, False
 
     def get(self, principal: Principal, project_id: str) -> Project:
         project = self.projects.get(_checked_id(project_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from auth import (
@@ -32,6 +32,47 @@ SESSIONS_REVOKED = "sessions.revoked"
 OPERATOR_ACTOR_PREFIX = "cli:"
 #: The audit ``actor`` of changes made with Admin SDK credentials from the command line.
 BOOTSTRAP_ACTOR = "cli:make_admin"
+
+#: What a role change does while it holds the user's claims lease, at most: Firestore
+#: RPCs (acquire: create, read, take over; the audit entry; the still-held check; the
+#: fenced ``applied`` + release) and Firebase Auth calls (read the user, write the
+#: claims, revoke sessions). Each ends within its timeout (``*_TIMEOUT_SECONDS``).
+FIRESTORE_CALLS_UNDER_LEASE = 6
+AUTH_CALLS_UNDER_LEASE = 3
+#: Slack for what is not an RPC (a few milliseconds of Python; clock skew between
+#: instances, which Cloud's NTP keeps far below this).
+LEASE_MARGIN = timedelta(seconds=10)
+
+
+def worst_case_under_lease(*, auth_timeout: float, firestore_timeout: float) -> timedelta:
+    """The longest a role change can hold the claims lease, every call at its timeout."""
+    return timedelta(
+        seconds=FIRESTORE_CALLS_UNDER_LEASE * firestore_timeout
+        + AUTH_CALLS_UNDER_LEASE * auth_timeout
+    )
+
+
+def claims_lease(*, auth_timeout: float, firestore_timeout: float) -> timedelta:
+    """The claims lease: longer than the worst case by ``LEASE_MARGIN`` (checked by
+    ``check_claims_lease``)."""
+    worst = worst_case_under_lease(auth_timeout=auth_timeout, firestore_timeout=firestore_timeout)
+    return worst + LEASE_MARGIN
+
+
+def check_claims_lease(lease: timedelta, *, auth_timeout: float, firestore_timeout: float) -> None:
+    """Refuse a claims lease that a role change could outlive (at start-up).
+
+    Raises:
+        ValueError: ``lease`` is not longer than the worst case plus ``LEASE_MARGIN``.
+    """
+    worst = worst_case_under_lease(auth_timeout=auth_timeout, firestore_timeout=firestore_timeout)
+    if lease < worst + LEASE_MARGIN:
+        raise ValueError(
+            f"expected a claims lease of at least {worst + LEASE_MARGIN} "
+            f"({FIRESTORE_CALLS_UNDER_LEASE} Firestore calls of {firestore_timeout} s, "
+            f"{AUTH_CALLS_UNDER_LEASE} Auth calls of {auth_timeout} s, and "
+            f"{LEASE_MARGIN} of margin), got {lease}"
+        )
 
 
 @dataclass(frozen=True)
@@ -74,7 +115,9 @@ class RoleService:
         """Replace ``uid``'s roles, keeping their other custom claims.
 
         The read-merge-write of the claims is serialised per user with a lease
-        lock, and every change leaves an audit entry (``pending`` until the claims
+        lock (fenced: the claims are written only while it is still held, and the
+        entry is marked ``applied`` in the commit that releases it, only if still
+        held), and every change leaves an audit entry (``pending`` until the claims
         are written, then ``applied``). If roles shrink, the user's sessions are
         revoked so tokens carrying the old roles stop working at once.
 
@@ -159,7 +202,8 @@ class RoleService:
         actor: str,
         request_id: str | None,
     ) -> RoleChange:
-        with self.leases.held(f"claims:{uid}", holder=request_id or f"{actor}:{uuid.uuid4().hex}"):
+        holder = request_id or f"{actor}:{uuid.uuid4().hex}"
+        with self.leases.held(f"claims:{uid}", holder=holder) as lease:
             record = self.directory.get(uid)
             before = record.roles
             roles = new_roles(before)
@@ -176,12 +220,15 @@ class RoleService:
                     request_id=request_id,
                 )
             )
+            # Auth takes no precondition: check the lease right before the claims write
+            # (a holder that lost it writes nothing), and fence ``applied`` on it below.
+            self.leases.check(lease)
             self.directory.set_custom_claims(uid, merged)
             revoked = bool(before - roles)
             if revoked:
                 self.revocation.sign_out_everywhere(uid)
             self.revocation.forget(uid)
-            self.audit.mark_applied(entry.id)
+            self.audit.mark_applied(entry.id, fence=lease)  # and releases, in one commit
         return RoleChange(uid=uid, before=before, after=roles, sessions_revoked=revoked)
 
     def audit_log(

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from google.api_core import exceptions as gexc
+
+from core.errors import Busy
 from store import cursors
 from store.client import Firestore
 from store.errors import translated
+from store.locks import LOST_MESSAGE
 from store.models import AuditEntry, Page, as_datetime
 
 if TYPE_CHECKING:
     from google.cloud.firestore import CollectionReference
+
+    from store.locks import Lease
 
 COLLECTION = "auditLog"
 PENDING, APPLIED = "pending", "applied"
@@ -34,11 +40,29 @@ class FirestoreAuditLog:
         doc_id: str = self._collection().document().id
         return doc_id
 
-    def mark_applied(self, entry_id: str) -> None:
+    def mark_applied(self, entry_id: str, *, fence: Lease | None = None) -> None:
+        """Mark the entry ``applied``. With ``fence``, only while that lease is still held,
+        and releasing it in the same commit: a holder that lost its lease leaves its
+        entry ``pending`` (its change may have been overwritten by the next holder's).
+
+        Raises:
+            Busy: ``fence`` was lost (nothing written; the entry stays ``pending``).
+            Unavailable: Firestore could not be reached.
+        """
+        entry = self._collection().document(entry_id)
+        if fence is None:
+            with translated():
+                entry.update({"outcome": APPLIED}, timeout=self._db.timeout())
+            return
+        batch = self._db.client.batch()
+        batch.update(entry, {"outcome": APPLIED})
+        fence.fence(batch)
         with translated():
-            self._collection().document(entry_id).update(
-                {"outcome": APPLIED}, timeout=self._db.timeout()
-            )
+            try:
+                batch.commit(timeout=self._db.timeout())
+            except (gexc.FailedPrecondition, gexc.NotFound):
+                raise Busy(LOST_MESSAGE) from None
+        fence.released = True
 
     def list_entries(self, *, limit: int, cursor: str | None) -> Page[dict[str, Any]]:
         """Entries newest first, each with its ``outcome``: one query per page."""

@@ -67,6 +67,9 @@ class Outcome(Generic[T]):
     before: T | None
     #: The value it returned, now stored (``None``: deleted or left absent).
     after: T | None
+    #: The update time of the document as this call wrote it (``None``: it wrote
+    #: nothing, or deleted it): a fencing token for later writes (``store.idempotency``).
+    written: Any = None
 
 
 class StaleRead(Exception):
@@ -115,11 +118,14 @@ def read_modify_write(
             snapshot = ref.get(timeout=timeout)
         current = decode(snapshot.id, snapshot.to_dict() or {}) if snapshot.exists else None
         updated = change(current)
+        written = None
         if updated is not current:
             data = None if updated is None else encode(updated)
             creates = also(current, updated) if also is not None else ()
-            write_if_unchanged(client, ref, snapshot, data, timeout=timeout, creates=creates)
-        return Outcome(current, updated)
+            written = write_if_unchanged(
+                client, ref, snapshot, data, timeout=timeout, creates=creates
+            )
+        return Outcome(current, updated, written)
 
     retrying = Retrying(
         stop=stop_after_attempt(attempts),

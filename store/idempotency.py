@@ -4,7 +4,15 @@ first response instead of creating a second project.
 A record lives in ``idempotency/{sha256(uid, key)}`` (so keys are per user):
 ``pending`` while the first request runs (a short lease, so a crashed request does
 not block the key for ever), then ``done`` with the created project, written in
-the same commit as the project itself. Records expire after ``RECORD_TTL``; deploy
+the same commit as the project itself.
+
+**Fencing.** A request may outlive its ``pending`` lease (a stalled instance) while
+a retry takes the key over. ``claim`` hands the request a ``Claim`` whose token is
+the update time of the record it wrote; ``create_project`` (the batch that creates
+the project and completes the record) and ``release`` (the delete) are both
+preconditioned on it, so a stale request creates nothing and deletes nothing of its
+successor's: it is told ``idempotency_in_progress`` (409), and a retry gets the
+successor's project. Records expire after ``RECORD_TTL``; deploy
 a Firestore TTL policy on ``expiresAt`` to delete them (README, "Deploying"), and
 expired ones are ignored here in any case.
 """
@@ -12,6 +20,7 @@ expired ones are ignored here in any case.
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -35,15 +44,23 @@ PENDING_LEASE = timedelta(seconds=30)
 PENDING, DONE = "pending", "done"
 
 
+@dataclass(frozen=True)
+class Claim:
+    """This request's hold on a key, and its fencing token: the update time of the
+    ``pending`` record it wrote (in Firestore; a counter in memory). Opaque to callers."""
+
+    token: Any
+
+
 class IdempotencyStore(Protocol):
     """``Idempotency-Key`` records of project creation (per user and key)."""
 
-    def claim(self, uid: str, key: str, fingerprint: str, *, now: datetime) -> Project | None:
+    def claim(self, uid: str, key: str, fingerprint: str, *, now: datetime) -> Claim | Project:
         """Claim ``key`` for this request, or return the project an earlier one created.
 
         Returns:
-            ``None`` if this request now owns the key (it must call ``create_project``
-            or ``release``); otherwise the project created by the first request.
+            A ``Claim`` if this request now owns the key (it must call ``create_project``
+            or ``release`` with it); otherwise the project created by the first request.
 
         Raises:
             IdempotencyKeyReused: the key was used with another body (422).
@@ -52,12 +69,20 @@ class IdempotencyStore(Protocol):
         """
         ...
 
-    def create_project(self, uid: str, key: str, project: Project) -> Project:
-        """Create the project and complete the record, both or neither."""
+    def create_project(self, uid: str, key: str, project: Project, claim: Claim) -> Project:
+        """Create the project and complete the record, both or neither, only while the
+        record is still ``claim``'s.
+
+        Raises:
+            IdempotencyInProgress: the claim was taken over (its lease expired): nothing
+                written.
+            Unavailable: the store could not be reached.
+        """
         ...
 
-    def release(self, uid: str, key: str) -> None:
-        """Give the key back after the first request failed, so a retry can run."""
+    def release(self, uid: str, key: str, claim: Claim) -> None:
+        """Give the key back after the first request failed, so a retry can run; a
+        record that is no longer ``claim``'s is left alone."""
         ...
 
 
@@ -67,7 +92,7 @@ class FirestoreIdempotency(IdempotencyStore):
     def __init__(self, db: Firestore) -> None:
         self._db = db
 
-    def claim(self, uid: str, key: str, fingerprint: str, *, now: datetime) -> Project | None:
+    def claim(self, uid: str, key: str, fingerprint: str, *, now: datetime) -> Claim | Project:
         """A fresh key costs one commit (a create, which fails if the record exists). A
         known key adds one read, and one conditional commit only to take over an expired
         record; ``store.documents.read_modify_write`` re-reads and decides again if the
@@ -82,8 +107,7 @@ class FirestoreIdempotency(IdempotencyStore):
         }
         with translated():
             try:
-                ref.create(pending, timeout=timeout)
-                return None
+                return Claim(ref.create(pending, timeout=timeout).update_time)
             except gexc.AlreadyExists:
                 pass
 
@@ -96,20 +120,22 @@ class FirestoreIdempotency(IdempotencyStore):
                 raise IdempotencyInProgress()
             return record  # a replay: nothing to write
 
-        record = read_modify_write(
+        outcome = read_modify_write(
             self._db.client, ref, decode=_record, encode=dict, change=decide, timeout=timeout
-        ).after
+        )
+        record = outcome.after
         if record is pending:
-            return None
+            return Claim(outcome.written)
         assert record is not None  # ``decide`` never deletes
         return from_document(str(record["projectId"]), dict(record["project"]))
 
-    def create_project(self, uid: str, key: str, project: Project) -> Project:
+    def create_project(self, uid: str, key: str, project: Project, claim: Claim) -> Project:
         """Create the project and complete the record in one commit.
 
         Two documents, one invariant (a ``done`` record names a project that exists): a
-        batch writes both or neither. No transaction: nothing needs reading, since
-        ``claim`` made the record this request's.
+        batch writes both or neither. No transaction: the record's update is
+        preconditioned on the claim's token, so the commit fails whole if another
+        request took the record over since ``claim``.
         """
         batch = self._db.client.batch()
         batch.create(
@@ -118,14 +144,18 @@ class FirestoreIdempotency(IdempotencyStore):
         batch.update(
             self._ref(uid, key),
             {"state": DONE, "projectId": project.id, "project": to_document(project)},
+            option=self._db.client.write_option(last_update_time=claim.token),
         )
         with translated():
-            batch.commit(timeout=self._db.timeout())
+            try:
+                batch.commit(timeout=self._db.timeout())
+            except (gexc.FailedPrecondition, gexc.NotFound):
+                raise IdempotencyInProgress() from None  # taken over: the successor's now
         return project
 
-    def release(self, uid: str, key: str) -> None:
+    def release(self, uid: str, key: str, claim: Claim) -> None:
         with translated():
-            self._ref(uid, key).delete(timeout=self._db.timeout())
+            self._db.delete_if_unchanged(self._ref(uid, key), claim.token)
 
     def _ref(self, uid: str, key: str) -> DocumentReference:
         # uid and key are client-influenced strings: hash them, never build a path from them.

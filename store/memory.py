@@ -5,7 +5,8 @@ offline (the unit tests of ``services``): ``MemoryProjects`` is a ``ProjectStore
 Same promises as Firestore where the services can tell: IDs the server could not
 have generated are ``NotFound``; ``apply`` is atomic (a lock); pages are newest first
 with the same cursors; an idempotent create writes the project and completes its
-record together. Nothing is persisted.
+record together, fenced on the claim (a counter stands for Firestore's update time).
+Nothing is persisted.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from datetime import datetime
 
 from core.errors import IdempotencyInProgress, IdempotencyKeyReused, NotFound
 from store import cursors
-from store.idempotency import DONE, PENDING, PENDING_LEASE, RECORD_TTL, IdempotencyStore, is_expired
+from store.idempotency import (
+    DONE,
+    PENDING,
+    PENDING_LEASE,
+    RECORD_TTL,
+    Claim,
+    IdempotencyStore,
+    is_expired,
+)
 from store.ids import is_document_id
 from store.models import AuditEntry, Page, Project
 from store.projects import AuditOf, Change, ProjectStore
@@ -108,6 +117,8 @@ class _Record:
     fingerprint: str
     lease_until: datetime
     expires_at: datetime
+    #: The fencing token of the claim that wrote it (``Claim.token``).
+    token: int
     project: Project | None = None
 
 
@@ -118,8 +129,9 @@ class MemoryIdempotency(IdempotencyStore):
         self._projects = projects
         self._records: dict[tuple[str, str], _Record] = {}
         self._lock = threading.Lock()
+        self._claims = 0
 
-    def claim(self, uid: str, key: str, fingerprint: str, *, now: datetime) -> Project | None:
+    def claim(self, uid: str, key: str, fingerprint: str, *, now: datetime) -> Claim | Project:
         with self._lock:
             record = self._records.get((uid, key))
             if record is None or is_expired(
@@ -128,23 +140,28 @@ class MemoryIdempotency(IdempotencyStore):
                 expires_at=record.expires_at,
                 now=now,
             ):
+                self._claims += 1
                 self._records[(uid, key)] = _Record(
-                    PENDING, fingerprint, now + PENDING_LEASE, now + RECORD_TTL
+                    PENDING, fingerprint, now + PENDING_LEASE, now + RECORD_TTL, self._claims
                 )
-                return None
+                return Claim(self._claims)
             if record.fingerprint != fingerprint:
                 raise IdempotencyKeyReused()
             if record.state != DONE or record.project is None:
                 raise IdempotencyInProgress()
             return record.project
 
-    def create_project(self, uid: str, key: str, project: Project) -> Project:
+    def create_project(self, uid: str, key: str, project: Project, claim: Claim) -> Project:
         with self._lock:
-            record = self._records[(uid, key)]
+            record = self._records.get((uid, key))
+            if record is None or record.token != claim.token:
+                raise IdempotencyInProgress()  # taken over: the successor's now
             self._projects.create(project)
             self._records[(uid, key)] = replace(record, state=DONE, project=project)
         return project
 
-    def release(self, uid: str, key: str) -> None:
+    def release(self, uid: str, key: str, claim: Claim) -> None:
         with self._lock:
-            self._records.pop((uid, key), None)
+            record = self._records.get((uid, key))
+            if record is not None and record.token == claim.token:
+                del self._records[(uid, key)]

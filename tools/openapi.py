@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 document of the API, generated from the endpoints the views declare.
 
-One source of truth: paths, methods, operation ids, summaries, who may call, bodies,
+One source of truth: paths, methods, operation ids, summaries, who may call and which
+policy decides (``x-policy``), bodies,
 statuses and headers come from the ``Function.endpoint`` declarations
 (``handlers.FUNCTIONS``); parameters from their rules (``handlers.params``,
 ``core.fields``); request bodies from the pydantic models the views validate with
@@ -270,6 +271,9 @@ def _operation(endpoint: Endpoint) -> dict[str, Any]:
         "operationId": endpoint.operation_id,
         "summary": endpoint.summary,
         "tags": [endpoint.function],
+        # Which rule decides (``Endpoint.policy``): ``projects.read``, ``roles:admin``,
+        # ``self`` or ``public``.
+        "x-policy": endpoint.policy.name,
     }
     if not endpoint.access.authenticated:
         result["security"] = []

@@ -156,11 +156,12 @@ def test_rpcs_per_operation(api: Api, make_user: MakeUser, calls: Calls) -> None
 
     counted(admin, "PUT", f"/admin/users/{member.uid}/roles", {"roles": ["auditor"]})
     assert (calls.firestore, calls.auth) == (
-        {"commit": 4},
+        {"commit": 3, "batch_get_documents": 1},
         {"accounts:lookup": 2, "accounts:update": 1},
     ), (
-        "roles change: take and release the lease, write the audit entry and mark it applied; "
-        "the admin's fresh record, the target's claims, and writing them"
+        "roles change: take the lease, write the audit entry, check the lease is still held "
+        "before the claims write, mark the entry applied and release the lease in one "
+        "fenced commit; the admin's fresh record, the target's claims, and writing them"
     )
 
     counted(owner, "GET", "/me")
@@ -251,5 +252,6 @@ def test_an_expired_lease_is_taken_over_in_one_commit(
     response = api.call("PUT", f"/admin/users/{user.uid}/roles", admin, {"roles": ["auditor"]})
     assert response.status_code == 200, response.get_json()
     # The failed create and a read of the lease, then the conditional takeover; the
-    # audit entry, marking it applied and the release as in any role change.
-    assert calls.firestore == {"commit": 5, "batch_get_documents": 1}
+    # audit entry, the still-held check, and the fenced applied + release as in any
+    # role change.
+    assert calls.firestore == {"commit": 4, "batch_get_documents": 2}

@@ -25,7 +25,7 @@ from core.errors import Unavailable
 from core.settings import AppCheckMode, Settings
 from handlers import FUNCTIONS
 from handlers import http as http_module
-from handlers.endpoints import PUBLIC, SIGNED_IN
+from handlers.endpoints import NO_POLICY_PUBLIC, PUBLIC, SELF, SIGNED_IN
 from handlers.http import (
     APP_CHECK_HEADER,
     APP_CHECK_SINGLE_USE,
@@ -122,7 +122,12 @@ def serve(
             ("GET", "/things/mine", signed_in_view, SIGNED_IN),
         ]:
             function.endpoint(
-                method, path, operation_id=f"op_{method}_{path}", summary="", access=access
+                method,
+                path,
+                operation_id=f"op_{method}_{path}",
+                summary="",
+                access=access,
+                policy=NO_POLICY_PUBLIC if access is PUBLIC else SELF,
             )(view)
         app = flask_app(function.bind(build_container(settings, app_check=gate)))
         return Backend(app.test_client(), ledger)

@@ -13,7 +13,7 @@ import pytest
 from flask import Request, Response
 
 from handlers import FUNCTIONS
-from handlers.endpoints import PUBLIC
+from handlers.endpoints import NO_POLICY_PUBLIC, PUBLIC
 from handlers.http import Function
 from tools import gateway
 from tools._routes import RouteError, route_specs
@@ -170,7 +170,12 @@ def function_with(name: str, *paths: str, operation_id: str = "op") -> Function:
     function = Function(name, needs=lambda _: None)
     for n, path in enumerate(paths):
         declare = function.endpoint(
-            "GET", path, operation_id=f"{operation_id}{n or ''}", summary="A test.", access=PUBLIC
+            "GET",
+            path,
+            operation_id=f"{operation_id}{n or ''}",
+            summary="A test.",
+            access=PUBLIC,
+            policy=NO_POLICY_PUBLIC,
         )
         declare(view)
     return function

@@ -12,7 +12,7 @@ from auth import check_origin
 from core.errors import CsrfRejected, InternalError, NotFound
 from core.settings import Settings
 from handlers import FUNCTIONS
-from handlers.endpoints import PUBLIC, SIGNED_IN, View
+from handlers.endpoints import NO_POLICY_PUBLIC, PUBLIC, SELF, SIGNED_IN, View
 from handlers.http import Function
 from handlers.responses import SECURITY_HEADERS, json_response
 from tests.entry_points import flask_app, serving
@@ -40,7 +40,9 @@ def internal(request: Request, needed: object) -> Response:
 
 def public(function: Function[None], method: str, path: str, view: View) -> None:
     operation_id = f"op{len(function.endpoints)}"
-    function.endpoint(method, path, operation_id=operation_id, summary="", access=PUBLIC)(view)
+    function.endpoint(
+        method, path, operation_id=operation_id, summary="", access=PUBLIC, policy=NO_POLICY_PUBLIC
+    )(view)
 
 
 @pytest.fixture
@@ -376,11 +378,13 @@ def test_endpoints_are_checked_when_declared(
     method: str, path: str, operation_id: str, error: str
 ) -> None:
     function = Function("things", needs=lambda _: None)
-    function.endpoint("GET", "/things", operation_id="first", summary="", access=PUBLIC)(ok_view)
+    function.endpoint(
+        "GET", "/things", operation_id="first", summary="", access=PUBLIC, policy=NO_POLICY_PUBLIC
+    )(ok_view)
     with pytest.raises(ValueError, match=error):
-        function.endpoint(method, path, operation_id=operation_id, summary="", access=SIGNED_IN)(
-            ok_view
-        )
+        function.endpoint(
+            method, path, operation_id=operation_id, summary="", access=SIGNED_IN, policy=SELF
+        )(ok_view)
 
 
 def test_signed_in_endpoints_refuse_requests_without_credentials(container: Container) -> None:
@@ -396,7 +400,9 @@ def test_signed_in_endpoints_refuse_requests_without_credentials(container: Cont
         called.append("needs")
 
     function = Function("things", needs=needs)
-    function.endpoint("GET", "/things", operation_id="op", summary="", access=SIGNED_IN)(view)
+    function.endpoint(
+        "GET", "/things", operation_id="op", summary="", access=SIGNED_IN, policy=SELF
+    )(view)
     app = flask_app(function.bind(container))
     response = app.test_client().get("/things", headers={"Cookie": "token=not-read"})
     assert (response.status_code, response.get_json()["error"]["code"]) == (401, "missing_token")

@@ -16,7 +16,7 @@ from schemathesis.core.result import Err, Ok
 
 from core import errors
 from handlers import FUNCTIONS, schemas
-from handlers.endpoints import PUBLIC, SIGNED_IN_WITH_BEARER
+from handlers.endpoints import NO_POLICY_PUBLIC, PUBLIC, SELF, SIGNED_IN_WITH_BEARER
 from handlers.http import Function
 from tools.openapi import build_document, error_codes, render, request_models
 
@@ -168,9 +168,21 @@ def _view(request: Request) -> Response:
 
 def test_public_and_bearer_only_endpoints_are_documented_as_such() -> None:
     things = Function("things", needs=lambda _: None)
-    things.endpoint("GET", "/things", operation_id="list_things", summary="s", access=PUBLIC)(_view)
     things.endpoint(
-        "POST", "/things", operation_id="make_thing", summary="s", access=SIGNED_IN_WITH_BEARER
+        "GET",
+        "/things",
+        operation_id="list_things",
+        summary="s",
+        access=PUBLIC,
+        policy=NO_POLICY_PUBLIC,
+    )(_view)
+    things.endpoint(
+        "POST",
+        "/things",
+        operation_id="make_thing",
+        summary="s",
+        access=SIGNED_IN_WITH_BEARER,
+        policy=SELF,
     )(_view)
     paths = build_document([things])["paths"]
     public, bearer = paths["/things"]["get"], paths["/things"]["post"]

@@ -5,7 +5,7 @@ listing), each a row named after its rule. Refusals leave the store as it was.""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,7 +26,7 @@ from core.errors import (
 )
 from services.project_changes import MAX_MEMBERS, MemberRole
 from services.projects import ProjectService
-from store.idempotency import fingerprint
+from store.idempotency import PENDING_LEASE, Claim, fingerprint
 from store.memory import MemoryIdempotency, MemoryProjects
 from store.models import Project
 from tests.policy_table import ALLOWED, CASES, FORBIDDEN, HIDDEN, Actor, Case, Op, removal_target
@@ -323,7 +323,9 @@ def test_an_idempotent_create_is_replayed_not_repeated() -> None:
 def test_a_create_in_flight_holds_its_key() -> None:
     w = world()
     # Another request with the same key and body claimed it and is still running.
-    assert w.service.idempotency.claim(OWNER, "k2", fingerprint("n", "d"), now=T0) is None
+    assert isinstance(
+        w.service.idempotency.claim(OWNER, "k2", fingerprint("n", "d"), now=T0), Claim
+    )
     with pytest.raises(IdempotencyInProgress):
         w.service.create(OWNER_P, name="n", description="d", idempotency_key="k2")
     assert len(w.store) == 1
@@ -341,6 +343,63 @@ def test_a_failed_create_gives_its_key_back() -> None:
     del w.store.create  # the real one again
     project, replayed = w.service.create(OWNER_P, name="n", description="d", idempotency_key="k3")
     assert (replayed, w.store.get(project.id)) == (False, project)
+
+
+class Stalling(MemoryIdempotency):
+    """``MemoryIdempotency`` whose ``create_project`` first runs what is queued in
+    ``during`` (what happens while the request is stalled past its lease), then goes on."""
+
+    def __init__(self, store: MemoryProjects) -> None:
+        super().__init__(store)
+        self.during: list[Callable[[], object]] = []
+
+    def create_project(self, uid: str, key: str, project: Project, claim: Claim) -> Project:
+        while self.during:
+            self.during.pop()()
+        return super().create_project(uid, key, project, claim)
+
+
+def test_a_request_stalled_past_its_lease_cannot_overwrite_its_successor() -> None:
+    """A request claims the key and stalls past its pending lease; a retry (whose clock
+    is past the lease) takes the key over and creates the project. The stale request
+    then creates nothing and deletes nothing: its successor's project and record stand."""
+    w = world()
+    records = Stalling(w.store)
+    stale = replace(w.service, idempotency=records, clock=lambda: T0)
+    later = T0 + PENDING_LEASE + timedelta(seconds=1)
+    retry = replace(w.service, idempotency=records, clock=lambda: later)
+    outcomes: list[tuple[Project, bool]] = []
+    records.during.append(
+        lambda: outcomes.append(
+            retry.create(OWNER_P, name="n", description="d", idempotency_key="k4")
+        )
+    )
+    with pytest.raises(IdempotencyInProgress):
+        stale.create(OWNER_P, name="n", description="d", idempotency_key="k4")
+
+    ((successor, replayed),) = outcomes
+    assert replayed is False
+    assert len(w.store) == 2  # the seeded project and the successor's, nothing else
+    # The stale request's release left the successor's record: a retry replays it.
+    again = retry.create(OWNER_P, name="n", description="d", idempotency_key="k4")
+    assert again == (successor, True)
+
+
+def test_a_stale_claim_neither_completes_nor_releases_a_taken_over_record() -> None:
+    w = world()
+    records = MemoryIdempotency(w.store)
+    body = fingerprint("n", "d")
+    first = records.claim(OWNER, "k5", body, now=T0)
+    second = records.claim(OWNER, "k5", body, now=T0 + PENDING_LEASE + timedelta(seconds=1))
+    assert isinstance(first, Claim)
+    assert isinstance(second, Claim)
+    assert first != second
+    records.release(OWNER, "k5", first)  # no longer its record: left alone
+    with pytest.raises(IdempotencyInProgress):
+        records.create_project(OWNER, "k5", seeded(id="A" * 20), first)
+    done = records.create_project(OWNER, "k5", seeded(id="B" * 20), second)
+    assert len(w.store) == 2  # the seeded project and the second claim's
+    assert records.claim(OWNER, "k5", body, now=T0) == done
 
 
 # --- the audit log: every change of who may access a project -------------------------

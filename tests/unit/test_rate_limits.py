@@ -8,7 +8,7 @@ from flask import Request, Response
 from app import build_container
 from core.rate_limits import Budget, RateLimits, TokenBuckets
 from core.settings import Settings
-from handlers.endpoints import PUBLIC
+from handlers.endpoints import NO_POLICY_PUBLIC, PUBLIC
 from handlers.http import Function
 from handlers.responses import json_response
 from tests.entry_points import flask_app
@@ -93,7 +93,9 @@ def test_over_the_ip_budget_is_429_with_retry_after(
         project_id="demo-unit", rate_limit_ip_per_minute=60, k_service="fn" if deployed else None
     )
     function = Function("things", needs=lambda _: None)
-    function.endpoint("GET", "/things", operation_id="things", summary="", access=PUBLIC)(ok)
+    function.endpoint(
+        "GET", "/things", operation_id="things", summary="", access=PUBLIC, policy=NO_POLICY_PUBLIC
+    )(ok)
     client = flask_app(function.bind(build_container(settings))).test_client()
     headers = {"X-Forwarded-For": forwarded} if forwarded else {}
     statuses = [client.get("/things", headers=headers).status_code for _ in range(13)]

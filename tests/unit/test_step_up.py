@@ -34,7 +34,7 @@ from core.errors import ProviderNotAllowed, StepUpRequired
 from core.operations import OPERATION_IDS
 from core.settings import ConfigError, Settings
 from handlers import FUNCTIONS
-from handlers.endpoints import PRIVILEGED, SIGNED_IN, Access
+from handlers.endpoints import PRIVILEGED, SELF, SIGNED_IN, Access
 from handlers.http import Function
 from handlers.responses import error_response, json_response
 from tests.entry_points import flask_app
@@ -349,9 +349,9 @@ def serve(production_app: firebase_admin.App) -> Serve:
         )
         function = Function("things", needs=lambda _: None)
         for method, path, operation_id, access in ROUTES:
-            function.endpoint(method, path, operation_id=operation_id, summary="", access=access)(
-                uid_view
-            )
+            function.endpoint(
+                method, path, operation_id=operation_id, summary="", access=access, policy=SELF
+            )(uid_view)
         container = build_container(settings, authenticator=authenticator)
         return Served(flask_app(function.bind(container)).test_client(), directory, now)
 
