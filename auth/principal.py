@@ -35,6 +35,10 @@ class Principal:
     tenant: str | None = None
     #: ``iat`` of the token, kept for revocation checks.
     issued_at: int = 0
+    #: The user record (read for this request) grants more than the token says: a role
+    #: the token lacks, or a verified email the token calls unverified. A fresh ID token
+    #: would carry it; the HTTP shell tells the client (``X-Claims-Stale: 1``).
+    claims_stale: bool = False
 
     def has_role(self, role: Role) -> bool:
         return role in self.roles
