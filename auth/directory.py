@@ -37,6 +37,8 @@ class UserRecord:
     #: Tokens issued before this (epoch seconds) are revoked; ``None`` if never set.
     valid_since: int | None
     custom_claims: dict[str, Any]
+    #: Whether the account's email is verified now (a token may carry an older value).
+    email_verified: bool = False
 
     @property
     def roles(self) -> frozenset[Role]:
@@ -137,6 +139,7 @@ def _record(user: Any) -> UserRecord:
         disabled=bool(user.disabled),
         valid_since=int(valid_after_ms) // 1000 if valid_after_ms else None,
         custom_claims=dict(user.custom_claims or {}),
+        email_verified=bool(user.email_verified),
     )
 
 

@@ -16,7 +16,7 @@ from auth import keys as keys_module
 from auth import session_cookies, tokens
 from auth.bearer import bearer_token
 from auth.credentials import Credential, CredentialKind
-from auth.directory import UserDirectory
+from auth.directory import UserDirectory, UserRecord
 from auth.keys import PublicKeys
 from auth.principal import Principal, principal_from_claims
 from auth.revocation import RevocationChecker
@@ -203,7 +203,22 @@ class Authenticator:
             admit(principal.uid)
         fresh = privileged or bool(principal.roles)
         record = self._revocation.check(principal.uid, principal.issued_at, fresh=fresh)
+        stale = claims_stale(principal, record)
         if principal.roles:
             # A role removed since the token was minted no longer counts.
             principal = dataclasses.replace(principal, roles=principal.roles & record.roles)
-        return principal
+        return dataclasses.replace(principal, claims_stale=True) if stale else principal
+
+
+def claims_stale(principal: Principal, record: UserRecord) -> bool:
+    """Whether a fresh ID token would grant ``principal`` more than its token does: a role
+    in ``record`` the token lacks, or an email verified since. Removals are not stale in
+    this sense: they apply at once (a removed role stops counting; see ``_principal``).
+
+    ``record`` may be as old as the revocation checker's bound for non-privileged requests
+    (``REVOCATION_CHECK_MAX_AGE_SECONDS``), so a grant shows up within that bound, or at
+    once when the record is read fresh.
+    """
+    if record.roles - principal.roles:
+        return True
+    return record.email_verified and not principal.email_verified

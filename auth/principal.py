@@ -42,6 +42,11 @@ class Principal:
     #: The ``phone_number`` claim (E.164) of accounts that have one.
     phone_number: str | None = None
 
+    #: The user record (read for this request) grants more than the token says: a role
+    #: the token lacks, or a verified email the token calls unverified. A fresh ID token
+    #: would carry it; the HTTP shell tells the client (``X-Claims-Stale: 1``).
+    claims_stale: bool = False
+
     @property
     def is_anonymous(self) -> bool:
         """A guest account: it has a uid and nothing that says who it is."""

@@ -26,6 +26,8 @@ class RequestRecord:
     app_check: str | None = None
     #: The app id of a verified App Check token (never the token).
     app_id: str | None = None
+    #: True when the caller's token is older than their user record (``X-Claims-Stale``).
+    claims_stale: bool | None = None
 
     def fields(self) -> dict[str, Any]:
         return {
@@ -36,7 +38,7 @@ class RequestRecord:
 
 
 #: Names of fields in the log line, where they differ from the attribute's.
-_FIELD_NAMES = {"app_check": "appCheck", "app_id": "appId"}
+_FIELD_NAMES = {"app_check": "appCheck", "app_id": "appId", "claims_stale": "claimsStale"}
 
 
 _current: ContextVar[RequestRecord | None] = ContextVar("request_record", default=None)
@@ -65,6 +67,14 @@ def note_app_check(outcome: str, app_id: str | None = None) -> None:
     if record is not None:
         record.app_check = outcome
         record.app_id = app_id
+
+
+def note_claims_stale() -> None:
+    """Record that the caller's token carries fewer roles (or an older ``email_verified``)
+    than their user record: the response tells the client to refresh it."""
+    record = _current.get()
+    if record is not None:
+        record.claims_stale = True
 
 
 def note_decision(action: str, resource: str, *, allowed: bool, rule: str) -> None:

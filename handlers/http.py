@@ -67,6 +67,10 @@ APP_CHECK_SINGLE_USE = frozenset(
         ("PUT", "/admin/users/<uid>/roles"),
     }
 )
+#: Set (to ``1``) on a response when the caller's ID token carries fewer roles, or an
+#: older ``email_verified``, than their user record: a client refreshes its token once
+#: (``getIdToken(true)``). See ``auth.Principal.claims_stale``.
+CLAIMS_STALE_HEADER = "X-Claims-Stale"
 #: Headers a browser may send cross-origin, and those it may read back.
 CORS_REQUEST_HEADERS = (
     "Authorization",
@@ -82,6 +86,7 @@ CORS_EXPOSED_HEADERS = (
     "Retry-After",
     "X-Request-Id",
     "WWW-Authenticate",
+    CLAIMS_STALE_HEADER,
 )
 CORS_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 REQUEST_ID_KEY = "backend.request_id"
@@ -260,6 +265,9 @@ class _Served(Generic[D]):
                     record.decision, record.rule = "deny", error.code
             except Exception as error:  # noqa: BLE001 - the last line of defence: a generic 500
                 response = internal_error_response(error, request_id)
+            if record.claims_stale:
+                # On errors too: a 403 may be what the missing role caused.
+                response.headers[CLAIMS_STALE_HEADER] = "1"
             seconds = time.perf_counter() - started
             _log_request(request, response, record, seconds, self._settings.project_id)
         response.vary.add("Origin")
@@ -295,6 +303,8 @@ class _Served(Generic[D]):
             return response
         principal = self._caller(request, declared.access)
         request_log.note_uid(principal.uid)
+        if principal.claims_stale:
+            request_log.note_claims_stale()
         self._container.authenticator.require_step_up(
             principal, operation_id=declared.operation_id, privileged=declared.access.privileged
         )

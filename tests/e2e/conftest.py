@@ -27,6 +27,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -99,7 +100,7 @@ class Stack:
     project_id: str
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -158,21 +159,19 @@ def project_id() -> str:
     return os.environ.get("GCLOUD_PROJECT") or os.environ.get("PROJECT_ID") or "demo-backend"
 
 
-@pytest.fixture(scope="package")
-def stack(project_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The built web app on one local port and the backend on another, CORS between them."""
-    shutil.rmtree(ARTIFACTS, ignore_errors=True)  # only this run's screenshots and logs
-    ARTIFACTS.mkdir(parents=True)
-    dist = tmp_path_factory.mktemp("web-dist")
-    static = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_StaticFiles, directory=str(dist))
+def static_server(directory: Path) -> tuple[ThreadingHTTPServer, str]:
+    """A quiet static server for ``directory`` on a free local port, and its origin."""
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_StaticFiles, directory=str(directory))
     )
-    web_url = f"http://127.0.0.1:{static.server_address[1]}"
-    api_port = _free_port()
-    api_url = f"http://127.0.0.1:{api_port}"
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
 
+
+def build_web(out_dir: Path, project_id: str, api_url: str, **extra: str) -> None:
+    """``web/`` built for the emulators and the backend at ``api_url``; ``extra``: more
+    VITE_ settings (App Check, say)."""
     _build_web(
-        dist,
+        out_dir,
         {
             "VITE_FIREBASE_PROJECT_ID": project_id,
             "VITE_FIREBASE_API_KEY": "e2e-api-key",
@@ -180,12 +179,25 @@ def stack(project_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             "VITE_API_BASE": api_url,
             # The default; cookie-mode tests choose it on the page (toggle or ?mode=cookie).
             "VITE_SESSION_MODE": "bearer",
+            **extra,
         },
     )
-    thread = threading.Thread(target=static.serve_forever, name="web-static", daemon=True)
-    thread.start()
 
-    log = ARTIFACTS / "backend.log"
+
+@contextmanager
+def running_backend(
+    project_id: str,
+    origins: list[str],
+    *,
+    port: int | None = None,
+    log_name: str = "backend.log",
+    settings: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """The backend (``local``) on ``port`` (default: a free one), with CORS for
+    ``origins`` and ``settings`` as extra environment variables; yields its base URL and
+    stops it after."""
+    api_port = port if port is not None else free_port()
+    log = ARTIFACTS / log_name
     command = [sys.executable, "-m", "functions_framework", "--source", "main.py"]
     command += ["--target", "local", "--host", "127.0.0.1", "--port", str(api_port)]
     with log.open("wb") as output:
@@ -195,8 +207,9 @@ def stack(project_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
             env={
                 **os.environ,
                 "GOOGLE_CLOUD_PROJECT": project_id,
-                "CORS_ALLOWED_ORIGINS": web_url,
+                "CORS_ALLOWED_ORIGINS": ",".join(origins),
                 "PYTHONUNBUFFERED": "1",
+                **(settings or {}),
             },
             stdin=subprocess.DEVNULL,
             stdout=output,
@@ -204,7 +217,7 @@ def stack(project_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         )
     try:
         _wait_for_port(api_port, backend, log)
-        yield Stack(web_url=web_url, api_url=api_url, project_id=project_id)
+        yield f"http://127.0.0.1:{api_port}"
     finally:
         backend.terminate()
         try:
@@ -212,8 +225,39 @@ def stack(project_id: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         except subprocess.TimeoutExpired:
             backend.kill()
             backend.wait()
-        static.shutdown()
-        static.server_close()
+
+
+@contextmanager
+def serving(server: ThreadingHTTPServer) -> Iterator[None]:
+    thread = threading.Thread(target=server.serve_forever, name="web-static", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    """This run's screenshots and logs (emptied once per run)."""
+    shutil.rmtree(ARTIFACTS, ignore_errors=True)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="package")
+def stack(
+    project_id: str, tmp_path_factory: pytest.TempPathFactory, artifacts: Path
+) -> Iterator[Stack]:
+    """The built web app on one local port and the backend on another, CORS between them."""
+    dist = tmp_path_factory.mktemp("web-dist")
+    static, web_url = static_server(dist)
+    api_port = free_port()
+    api_url = f"http://127.0.0.1:{api_port}"
+    build_web(dist, project_id, api_url)
+    with serving(static), running_backend(project_id, [web_url], port=api_port) as api_url:
+        yield Stack(web_url=web_url, api_url=api_url, project_id=project_id)
 
 
 def chromium_path() -> str:

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from auth import tokens
 from auth.directory import UserDirectory, UserRecord
 from auth.identity import Authenticator
-from auth.principal import Principal, Role
+from auth.principal import Principal, Role, roles_from_claims
 from auth.revocation import RevocationChecker
 from core.errors import (
     ApiError,
@@ -949,3 +949,67 @@ def test_unauthenticated_requests_never_reach_the_directory(
     with pytest.raises(error):
         h.authenticate(header)
     assert h.directory.calls == 0
+
+
+# --- stale claims: the record grants more than the token ---------------------
+
+
+@dataclass(frozen=True)
+class StaleCase:
+    token: dict[str, Any]
+    record: UserRecord
+    stale: bool
+
+
+STALE_CASES = {
+    "role_granted_after_the_token": StaleCase({}, user(roles=["auditor"]), True),
+    "second_role_granted_after_the_token": StaleCase(
+        {"roles": ["auditor"]}, user(roles=["auditor", "admin"]), True
+    ),
+    "same_roles_not_stale": StaleCase({"roles": ["auditor"]}, user(roles=["auditor"]), False),
+    "no_roles_either_side_not_stale": StaleCase({}, user(), False),
+    # Removal applies at once (the role stops counting), so a new token adds nothing.
+    "role_removed_not_stale": StaleCase({"roles": ["admin"]}, user(roles=[]), False),
+    "unknown_role_in_the_record_not_stale": StaleCase({}, user(roles=["superuser"]), False),
+    "email_verified_later": StaleCase({"email_verified": False}, user(email_verified=True), True),
+    "email_verified_both_not_stale": StaleCase(
+        {"email_verified": True}, user(email_verified=True), False
+    ),
+    "email_unverified_since_not_stale": StaleCase(
+        {"email_verified": True}, user(email_verified=False), False
+    ),
+}
+
+
+@pytest.mark.parametrize("case", STALE_CASES.values(), ids=STALE_CASES.keys())
+def test_claims_stale_when_the_record_grants_more(case: StaleCase, harness: HarnessFactory) -> None:
+    h = harness(case.record)
+    principal = h.authenticate(h.bearer(case.token))
+    assert principal.claims_stale is case.stale
+    # Whatever the record says, only roles both in the token and the record count.
+    assert principal.roles == roles_from_claims(case.token) & case.record.roles
+
+
+def test_a_grant_is_seen_within_the_cache_bound_or_at_once_when_fresh(
+    harness: HarnessFactory,
+) -> None:
+    """A non-privileged request may reuse a record up to REVOCATION_CHECK_MAX_AGE_SECONDS
+    old: the grant shows up when it expires, and at once on a request that reads fresh."""
+    h = harness(user(), max_age_seconds=60)
+    header = h.bearer()
+    assert h.authenticate(header).claims_stale is False  # caches the record
+    h.directory.update(UID, custom_claims={"roles": ["auditor"]})
+    assert h.authenticate(header).claims_stale is False, "served from the cached record"
+    assert h.authenticate(header, privileged=True).claims_stale is True
+    refreshed = h.bearer({"roles": ["auditor"]})
+    principal = h.authenticate(refreshed)
+    assert principal.is_auditor
+    assert principal.claims_stale is False
+
+
+def test_a_grant_is_seen_on_the_next_request_without_a_cache(harness: HarnessFactory) -> None:
+    h = harness(user(), max_age_seconds=0)
+    header = h.bearer()
+    assert h.authenticate(header).claims_stale is False
+    h.directory.update(UID, custom_claims={"roles": ["auditor"]})
+    assert h.authenticate(header).claims_stale is True

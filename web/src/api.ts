@@ -1,8 +1,14 @@
-// The backend's HTTP API: a bearer token or the session cookie on every call, If-Match
-// on edits, and one error type that carries the status and the
-// `{"error": {code, message, details}}` body.
+// The backend's HTTP API: a bearer token or the session cookie on every call, an App
+// Check token when the build uses App Check, If-Match on edits, and one error type that
+// carries the status and the `{"error": {code, message, details}}` body. A response
+// marked `X-Claims-Stale: 1` (the user's roles or verified email changed since the
+// token was minted) is reported to the token source, which renews the token once.
 
+import { APP_CHECK_HEADER, type AppCheckTokens } from './appcheck';
 import type { SessionMode } from './config';
+
+/** Set by the backend when the user record grants more than the token carries. */
+export const CLAIMS_STALE_HEADER = 'X-Claims-Stale';
 
 export interface Project {
   id: string;
@@ -109,6 +115,12 @@ export interface TokenSource {
    * second factor) so that a new ID token meets the operation; false when they cancel.
    */
   stepUp(error: ApiError): Promise<boolean>;
+
+  /**
+   * A response to a request sent with `sentWith` (null in cookie mode) said the claims
+   * are stale: renew the token (once for that token) and reload what depends on them.
+   */
+  claimsStale(sentWith: string | null): void;
 }
 
 export class ApiError extends Error {
@@ -140,24 +152,36 @@ const RETRY_WITH_FRESH_TOKEN = new Set(['token_expired', 'invalid_token']);
 /** 401: the sign-in is too weak or too old for this operation; signing in again cures it. */
 export const STEP_UP_REQUIRED = 'step_up_required';
 
+/** 401 codes about the app (App Check), not the user: they never end the session. */
+export const APP_CHECK_CODES = new Set(['app_check_failed', 'app_check_replayed']);
+
+interface Sent {
+  response: Response;
+  /** The ID token the request carried (null in cookie mode). */
+  idToken: string | null;
+}
+
 export class Api {
   constructor(
     readonly base: string,
     private readonly tokens: TokenSource,
+    private readonly appCheck: AppCheckTokens | null = null,
   ) {}
 
   async call<T>(method: string, path: string, options: CallOptions = {}): Promise<ApiResult<T>> {
-    let response = await this.send(method, path, options, false);
+    let sent = await this.send(method, path, options, false);
     // A cookie cannot be renewed from here: a 401 in cookie mode ends the session.
-    if (response.status === 401 && this.tokens.mode === 'bearer') {
-      const error = await errorOf(response);
+    if (sent.response.status === 401 && this.tokens.mode === 'bearer') {
+      const error = await errorOf(sent.response);
       if (error.code === STEP_UP_REQUIRED) {
         if (!(await this.tokens.stepUp(error))) throw error;
       } else if (!RETRY_WITH_FRESH_TOKEN.has(error.code)) {
         throw error;
       }
-      response = await this.send(method, path, options, true);
+      sent = await this.send(method, path, options, true);
     }
+    const { response } = sent;
+    if (response.headers.get(CLAIMS_STALE_HEADER) === '1') this.tokens.claimsStale(sent.idToken);
     if (!response.ok) throw await errorOf(response);
     const text = await response.text();
     return { data: (text ? JSON.parse(text) : null) as T, etag: response.headers.get('ETag') };
@@ -171,7 +195,7 @@ export class Api {
   async startCookieSession(idToken: string): Promise<void> {
     const response = await this.fetch('/session', {
       method: 'POST',
-      headers: { Authorization: `Bearer ${idToken}` },
+      headers: { Authorization: `Bearer ${idToken}`, ...(await this.appCheckHeader('POST', '/session')) },
       credentials: 'include',
     });
     if (!response.ok) throw await errorOf(response);
@@ -179,28 +203,40 @@ export class Api {
 
   /** Cookie mode, on sign-out: the server clears the cookie and revokes the user's sessions. */
   async endCookieSession(): Promise<void> {
-    const response = await this.fetch('/session', { method: 'DELETE', credentials: 'include' });
+    const headers = await this.appCheckHeader('DELETE', '/session');
+    const response = await this.fetch('/session', { method: 'DELETE', headers, credentials: 'include' });
     if (!response.ok) throw await errorOf(response);
   }
 
-  private async send(method: string, path: string, options: CallOptions, fresh: boolean): Promise<Response> {
+  private async send(method: string, path: string, options: CallOptions, fresh: boolean): Promise<Sent> {
     const headers: Record<string, string> = {};
     const cookie = this.tokens.mode === 'cookie';
+    let idToken: string | null = null;
     if (cookie) {
       this.tokens.assertSignedIn();
     } else {
       // getIdToken() returns the cached token, or a new one if it expires within 30 s.
-      headers.Authorization = `Bearer ${await this.tokens.idToken(fresh)}`;
+      idToken = await this.tokens.idToken(fresh);
+      headers.Authorization = `Bearer ${idToken}`;
     }
+    // Asked for on every send: a retry of a single-use operation needs a new token.
+    Object.assign(headers, await this.appCheckHeader(method, path));
     if (options.body !== undefined) headers['Content-Type'] = 'application/json';
     if (options.ifMatch) headers['If-Match'] = options.ifMatch;
-    return this.fetch(path, {
+    const response = await this.fetch(path, {
       method,
       headers,
       body: options.body === undefined ? undefined : JSON.stringify(options.body),
       // Bearer mode never sends cookies, so a stale session cookie cannot stand in for it.
       credentials: cookie ? 'include' : 'omit',
     });
+    return { response, idToken };
+  }
+
+  /** `X-Firebase-AppCheck` for this call, when App Check is on and gave a token. */
+  private async appCheckHeader(method: string, path: string): Promise<Record<string, string>> {
+    const token = this.appCheck ? await this.appCheck.tokenFor(method, path) : null;
+    return token ? { [APP_CHECK_HEADER]: token } : {};
   }
 
   private async fetch(path: string, init: RequestInit): Promise<Response> {
@@ -270,6 +306,16 @@ export function describeApiError(error: ApiError, subject: Subject = 'project'):
       case 401:
         if (error.code === STEP_UP_REQUIRED) {
           return 'This needs a recent sign-in with your second factor: sign in again to do it.';
+        }
+        if (error.code === 'app_check_failed') {
+          return (
+            'The server could not confirm that this request came from this app (App Check), so it ' +
+            'refused it. You are still signed in: reload the page and try again. If this persists, ' +
+            'App Check is not set up for this app (see web/README.md).'
+          );
+        }
+        if (error.code === 'app_check_replayed') {
+          return 'This request reused a one-time App Check token, so the server refused it. You are still signed in: try again.';
         }
         return 'Your session is no longer valid. Please sign in again.';
       case 403:

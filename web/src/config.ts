@@ -14,6 +14,18 @@ export function isSessionMode(value: unknown): value is SessionMode {
   return typeof value === 'string' && (SESSION_MODES as readonly string[]).includes(value);
 }
 
+/**
+ * Firebase App Check for the web app (attests that API calls come from this app):
+ * - `recaptcha-enterprise`: production; needs the reCAPTCHA Enterprise site key and the
+ *   Firebase web app's id;
+ * - `custom`: tests and local runs; tokens come from `tokenUrl`, which answers a POST with
+ *   `{"token", "expireTimeMillis"}` (a token minter the test harness serves, say).
+ */
+export type AppCheckConfig =
+  | { provider: 'recaptcha-enterprise'; siteKey: string; debugToken: string | null }
+  | { provider: 'custom'; tokenUrl: string };
+export const APP_CHECK_PROVIDERS = ['recaptcha-enterprise', 'custom'] as const;
+
 export interface AppConfig {
   projectId: string;
   apiKey: string;
@@ -24,6 +36,10 @@ export interface AppConfig {
   apiBase: string;
   /** The build's default session mode (`VITE_SESSION_MODE`, default bearer). */
   sessionMode: SessionMode;
+  /** The Firebase web app's id (`VITE_FIREBASE_APP_ID`); App Check with reCAPTCHA needs it. */
+  appId: string | undefined;
+  /** App Check, or null when this build does not use it (`VITE_APP_CHECK_PROVIDER` empty). */
+  appCheck: AppCheckConfig | null;
 }
 
 export class ConfigError extends Error {
@@ -55,6 +71,8 @@ export function loadConfig(env: ImportMetaEnv = import.meta.env): AppConfig {
   if (!isSessionMode(sessionMode)) {
     problems.push(`VITE_SESSION_MODE must be bearer or cookie, got "${sessionMode}"`);
   }
+  const appId = read('VITE_FIREBASE_APP_ID') || undefined;
+  const appCheck = appCheckConfig(read, appId, problems);
   if (problems.length) throw new ConfigError(problems);
   return {
     projectId,
@@ -63,7 +81,29 @@ export function loadConfig(env: ImportMetaEnv = import.meta.env): AppConfig {
     authEmulator,
     apiBase,
     sessionMode: sessionMode as SessionMode,
+    appId,
+    appCheck,
   };
+}
+
+function appCheckConfig(read: (name: string) => string, appId: string | undefined, problems: string[]): AppCheckConfig | null {
+  const provider = read('VITE_APP_CHECK_PROVIDER').toLowerCase();
+  if (!provider) return null;
+  if (provider === 'recaptcha-enterprise') {
+    const siteKey = read('VITE_APP_CHECK_SITE_KEY');
+    if (!siteKey) problems.push('VITE_APP_CHECK_SITE_KEY is not set (the reCAPTCHA Enterprise site key App Check uses)');
+    if (!appId) problems.push('VITE_FIREBASE_APP_ID is not set (App Check with reCAPTCHA Enterprise needs the web app id)');
+    return { provider, siteKey, debugToken: read('VITE_APP_CHECK_DEBUG_TOKEN') || null };
+  }
+  if (provider === 'custom') {
+    const tokenUrl = read('VITE_APP_CHECK_TOKEN_URL');
+    if (!/^https?:\/\/[^/]+(\/.*)?$/.test(tokenUrl)) {
+      problems.push(`VITE_APP_CHECK_TOKEN_URL must be an http(s) URL for the custom App Check provider, got "${tokenUrl}"`);
+    }
+    return { provider, tokenUrl };
+  }
+  problems.push(`VITE_APP_CHECK_PROVIDER must be empty, ${APP_CHECK_PROVIDERS.join(' or ')}, got "${provider}"`);
+  return null;
 }
 
 /** The mode this page starts in: `?mode=bearer|cookie` in the URL, else the build's default. */

@@ -2,7 +2,7 @@
 
 import { FirebaseError } from 'firebase/app';
 
-import { ApiError, describeApiError, type AdminUser, type Api, type Me, type Person, type Subject } from './api';
+import { APP_CHECK_CODES, ApiError, describeApiError, type AdminUser, type Api, type Me, type Person, type Subject } from './api';
 import { showMessage } from './flash';
 import { describeAuthError, SessionEnded, type Session } from './session';
 
@@ -63,11 +63,12 @@ export class Ctx {
     return data.uid;
   }
 
-  /** Shows what went wrong (`subject`: what a 412 is about); a 401 ends the session. */
+  /** Shows what went wrong (`subject`: what a 412 is about); a 401 ends the session (not App Check's). */
   async report(error: unknown, subject: Subject = 'project'): Promise<void> {
     if (error instanceof SessionEnded) return; // already said why
     if (error instanceof ApiError) {
-      if (error.status === 401) {
+      // App Check refusals are about the app, not the user: say so, stay signed in.
+      if (error.status === 401 && !APP_CHECK_CODES.has(error.code)) {
         await this.session.end(describeApiError(error));
         return;
       }

@@ -15,7 +15,11 @@
 //     within 30 s; a timer also renews it 5 minutes before it expires;
 //   - it is renewed at once (getIdToken(true)) by "Refresh session", when the page
 //     regains focus, and after the admin page changes the current user's roles, so
-//     that new role claims take effect without signing in again.
+//     that new role claims take effect without signing in again;
+//   - and when a response says `X-Claims-Stale: 1` (a role granted, or the email
+//     verified, since the token was minted): once per token that was marked, never
+//     while such a renewal is running (its own GET /me may be marked too), so a
+//     server that keeps marking cannot start a loop.
 
 import { FirebaseError, initializeApp } from 'firebase/app';
 import {
@@ -37,7 +41,8 @@ import {
   type User,
 } from 'firebase/auth';
 
-import { Api, ApiError, describeApiError, type Me, type TokenSource } from './api';
+import { Api, APP_CHECK_CODES, ApiError, describeApiError, type Me, type TokenSource } from './api';
+import { startAppCheck } from './appcheck';
 import { initialSessionMode, rememberSessionMode, type AppConfig, type SessionMode } from './config';
 import { showMessage } from './flash';
 import { askFor } from './prompt';
@@ -92,12 +97,19 @@ export class Session implements TokenSource {
   private cookieSignIn: Promise<void> | null = null;
   /** Counts user changes, so that a slow one does not overwrite a newer one. */
   private generation = 0;
+  /** The last ID token a stale-claims mark renewed (each is renewed at most once). */
+  private staleToken: string | null = null;
+  /** The renewal a stale-claims mark started, while it runs. */
+  private staleRenewal: Promise<void> | null = null;
+  /** Cookie mode: the stale-claims advice was shown to this user already. */
+  private staleAdvised = false;
 
   constructor(readonly config: AppConfig) {
     const app = initializeApp({
       apiKey: config.apiKey,
       authDomain: config.authDomain,
       projectId: config.projectId,
+      appId: config.appId,
     });
     this.auth = initializeAuth(app, { persistence: inMemoryPersistence });
     if (config.authEmulator) {
@@ -107,7 +119,7 @@ export class Session implements TokenSource {
       this.auth.settings.appVerificationDisabledForTesting = true;
     }
     this.currentMode = initialSessionMode(config);
-    this.api = new Api(config.apiBase, this);
+    this.api = new Api(config.apiBase, this, startAppCheck(app, config.appCheck));
   }
 
   get mode(): SessionMode {
@@ -170,7 +182,7 @@ export class Session implements TokenSource {
         await this.api.endCookieSession();
       } catch (error) {
         // A 401: the cookie had already expired or been revoked, so there is nothing to end.
-        if (!(error instanceof ApiError && error.status === 401)) {
+        if (!(error instanceof ApiError && error.status === 401 && !APP_CHECK_CODES.has(error.code))) {
           const why = error instanceof ApiError ? describeApiError(error) : String(error);
           showMessage(
             'error',
@@ -250,6 +262,37 @@ export class Session implements TokenSource {
     }
     this.lastRefresh = Date.now();
     return true;
+
+  }
+
+  /**
+   * TokenSource for the API: a response to a request sent with `sentWith` was marked
+   * `X-Claims-Stale: 1`. Bearer mode renews the token and reloads /me (the page then
+   * shows the new roles), once per marked token; cookie mode cannot renew the cookie's
+   * claims, so it says once how to get them.
+   */
+  claimsStale(sentWith: string | null): void {
+    const user = this.auth.currentUser;
+    if (!user) return;
+    if (this.currentMode === 'cookie') {
+      if (this.staleAdvised) return;
+      this.staleAdvised = true;
+      showMessage('info', 'Your roles or account changed since you signed in. A cookie session keeps what it started with: sign out and in again to use the change.');
+      return;
+    }
+    if (sentWith === null || sentWith === this.staleToken || this.staleRenewal) return;
+    this.staleToken = sentWith;
+    this.staleRenewal = (async () => {
+      // A renewal since that request (focus, "Refresh session") already did the work.
+      if ((await user.getIdToken()) !== sentWith) return;
+      await this.refresh();
+      const roles = this.me?.roles.join(', ') || 'none';
+      showMessage('info', `Your account changed since you signed in, so your session was refreshed. Roles: ${roles}.`);
+    })()
+      .catch(this.onBackgroundError)
+      .finally(() => {
+        this.staleRenewal = null;
+      });
   }
 
   /**
@@ -283,6 +326,7 @@ export class Session implements TokenSource {
   private async userChanged(user: User | null): Promise<void> {
     const generation = ++this.generation;
     this.user = user;
+    this.staleAdvised = false;
     this.me = null;
     this.meError = null;
     this.pending = Boolean(user);

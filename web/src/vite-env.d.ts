@@ -7,6 +7,11 @@ interface ImportMetaEnv {
   readonly VITE_AUTH_EMULATOR?: string;
   readonly VITE_API_BASE?: string;
   readonly VITE_SESSION_MODE?: string;
+  readonly VITE_FIREBASE_APP_ID?: string;
+  readonly VITE_APP_CHECK_PROVIDER?: string;
+  readonly VITE_APP_CHECK_SITE_KEY?: string;
+  readonly VITE_APP_CHECK_DEBUG_TOKEN?: string;
+  readonly VITE_APP_CHECK_TOKEN_URL?: string;
 }
 
 interface ImportMeta {
