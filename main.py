@@ -1,6 +1,7 @@
 """Cloud Functions entry points. Wiring only: each name is a deployable function.
 
-Deploy one function per entry point (``--entry-point me|projects|admin|session``);
+Deploy one function per entry point (``--entry-point me|projects|admin|session|call``;
+``call`` serves every operation as a Firebase callable function, ``handlers.callables``);
 run all of them locally on one port with ``--target local``.
 
 The settings are read and checked at import (a bad environment stops the instance

@@ -1,4 +1,5 @@
-"""HTTP adapters: one ``Function`` per deployed Cloud Function, plus a local router.
+"""HTTP adapters: one ``Function`` per deployed Cloud Function, the callable protocol over
+all of them (``call``), plus a local router.
 
 The function modules are imported on first access (PEP 562), so that the ``me``
 function does not import the other functions' handlers and what they need
@@ -24,10 +25,22 @@ FUNCTION_MODULES = {
     "admin": "handlers.admin",
     "session": "handlers.session",
 }
-#: What ``main.py`` offers: each function, and ``local``, all of them on one port.
-ENTRY_POINTS = (*FUNCTION_MODULES, "local")
+#: The function that serves every endpoint as a Firebase callable (``handlers.callables``).
+CALLABLE = "call"
+#: The deployed functions: each declared function, then the callable one.
+DEPLOYED = (*FUNCTION_MODULES, CALLABLE)
+#: What ``main.py`` offers: each deployed function, and ``local``, all of them on one port.
+ENTRY_POINTS = (*DEPLOYED, "local")
 
-__all__ = ["ENTRY_POINTS", "FUNCTIONS", "FUNCTION_MODULES", "entry_point", "function"]
+__all__ = [
+    "CALLABLE",
+    "DEPLOYED",
+    "ENTRY_POINTS",
+    "FUNCTIONS",
+    "FUNCTION_MODULES",
+    "entry_point",
+    "function",
+]
 
 
 def function(name: str) -> Function[Any]:
@@ -45,18 +58,26 @@ def entry_point(name: str, container: Container) -> Callable[[Request], Response
     """
     if name == "local":
         return _local(container)
+    if name == CALLABLE:
+        from handlers import callables
+
+        return callables.bind(_functions(), container)
     return function(name).bind(container)
 
 
 def _local(container: Container) -> Callable[[Request], Response]:
     """Serve every function on one port, by path prefix, as the deployment does by URL."""
+    from handlers import callables
     from handlers.http import Function
 
     functions = [(declared, declared.bind(container)) for declared in _functions()]
+    call = callables.bind(_functions(), container)
     nowhere = Function("", needs=lambda _: None).bind(container)
 
     def local(request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
+        if path.startswith(callables.PREFIX + "/"):
+            return call(request)
         for declared, serve in functions:
             if declared.owns(path):
                 return serve(request)
