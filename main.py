@@ -1,8 +1,9 @@
 """Cloud Functions entry points. Wiring only: each name is a deployable function.
 
-Deploy one function per entry point (``--entry-point me|projects|admin|session|identity``;
-``identity`` answers Identity Platform's blocking events); run all of them locally on
-one port with ``--target local``.
+Deploy one function per entry point (``--entry-point
+me|projects|admin|session|call|identity``; ``call`` serves every operation as a Firebase
+callable function, ``handlers.callables``; ``identity`` answers Identity Platform's
+blocking events); run all of them locally on one port with ``--target local``.
 
 The settings are read and checked at import (a bad environment stops the instance
 before it serves). The process's objects are built by the composition root

@@ -1,4 +1,5 @@
-"""HTTP adapters: one ``Function`` per deployed Cloud Function, plus a local router.
+"""HTTP adapters: one ``Function`` per deployed Cloud Function, the callable protocol over
+all of them (``call``), plus a local router.
 
 The function modules are imported on first access (PEP 562), so that the ``me``
 function does not import the other functions' handlers and what they need
@@ -24,14 +25,25 @@ FUNCTION_MODULES = {
     "admin": "handlers.admin",
     "session": "handlers.session",
 }
+#: The function that serves every endpoint as a Firebase callable (``handlers.callables``).
+CALLABLE = "call"
 #: Deployed but serving no API route: Identity Platform's blocking events
 #: (``handlers.identity``), at ``/identity`` locally.
 BLOCKING_ENTRY_POINTS = ("identity",)
-#: What ``main.py`` offers: each function, the blocking one, and ``local``, all of them
-#: on one port.
-ENTRY_POINTS = (*FUNCTION_MODULES, *BLOCKING_ENTRY_POINTS, "local")
+#: The deployed functions: each declared function, the callable one, the blocking one.
+DEPLOYED = (*FUNCTION_MODULES, CALLABLE, *BLOCKING_ENTRY_POINTS)
+#: What ``main.py`` offers: each deployed function, and ``local``, all of them on one port.
+ENTRY_POINTS = (*DEPLOYED, "local")
 
-__all__ = ["ENTRY_POINTS", "FUNCTIONS", "FUNCTION_MODULES", "entry_point", "function"]
+__all__ = [
+    "CALLABLE",
+    "DEPLOYED",
+    "ENTRY_POINTS",
+    "FUNCTIONS",
+    "FUNCTION_MODULES",
+    "entry_point",
+    "function",
+]
 
 
 def function(name: str) -> Function[Any]:
@@ -56,20 +68,28 @@ def entry_point(name: str, container: Container) -> Callable[[Request], Response
             return container.identity(request)
 
         return identity
+    if name == CALLABLE:
+        from handlers import callables
+
+        return callables.bind(_functions(), container)
     return function(name).bind(container)
 
 
 def _local(container: Container) -> Callable[[Request], Response]:
     """Serve every function on one port, by path prefix, as the deployment does by URL."""
+    from handlers import callables
     from handlers.http import Function
 
     functions = [(declared, declared.bind(container)) for declared in _functions()]
+    call = callables.bind(_functions(), container)
     nowhere = Function("", needs=lambda _: None).bind(container)
 
     def local(request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
         if path == "/identity":  # Identity Platform's blocking events (no API route)
             return container.identity(request)
+        if path.startswith(callables.PREFIX + "/"):
+            return call(request)
         for declared, serve in functions:
             if declared.owns(path):
                 return serve(request)

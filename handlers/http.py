@@ -209,8 +209,13 @@ class Function(Generic[D]):
 
     def bind(self, container: Container) -> Callable[[Request], Response]:
         """The Cloud Functions entry point of this function, serving with ``container``."""
-        served = _Served(self, container)
-        return _with_cors(served.serve, container.settings.cors_allowed_origins)
+        return with_cors(self.served(container), container.settings.cors_allowed_origins)
+
+    def served(self, container: Container) -> Callable[[Request], Response]:
+        """This function's shell (routing, App Check, authentication, errors, headers,
+        the request's log line) serving with ``container``, without CORS: what ``bind``
+        wraps, and what the callable protocol (``handlers.callables``) dispatches to."""
+        return _Served(self, container).serve
 
     def owns(self, path: str) -> bool:
         return path == self.prefix or path.startswith(self.prefix + "/")
@@ -269,7 +274,7 @@ class _Served(Generic[D]):
                 # On errors too: a 403 may be what the missing role caused.
                 response.headers[CLAIMS_STALE_HEADER] = "1"
             seconds = time.perf_counter() - started
-            _log_request(request, response, record, seconds, self._settings.project_id)
+            log_request(request, response, record, seconds, self._settings.project_id)
         response.vary.add("Origin")
         return with_standard_headers(response, request_id)
 
@@ -346,7 +351,7 @@ class _Served(Generic[D]):
         return prefix if path == "/" else prefix + path
 
 
-def _log_request(
+def log_request(
     request: Request,
     response: Response,
     record: request_log.RequestRecord,
@@ -391,15 +396,15 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
-def _with_cors(
+def with_cors(
     serve: Callable[[Request], Response], allowed_origins: tuple[str, ...]
 ) -> Callable[[Request], Response]:
     """``serve`` as an entry point (a plain function, as functions-framework requires)
     that answers CORS for the configured origins only (flask-cors); others get no CORS
     headers."""
-    with_cors: Callable[[Request], Response] | None = None
+    cors: Callable[[Request], Response] | None = None
     if allowed_origins:
-        with_cors = flask_cors.cross_origin(
+        cors = flask_cors.cross_origin(
             origins=exact_origin_patterns(allowed_origins),
             methods=list(CORS_METHODS),
             allow_headers=list(CORS_REQUEST_HEADERS),
@@ -412,8 +417,8 @@ def _with_cors(
 
     def entry_point(request: Request) -> Response:
         # Same-origin and non-browser calls send no Origin and get no CORS headers.
-        if with_cors is not None and "Origin" in request.headers:
-            return with_cors(request)
+        if cors is not None and "Origin" in request.headers:
+            return cors(request)
         return serve(request)
 
     return entry_point

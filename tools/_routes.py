@@ -69,8 +69,35 @@ BLOCKING_FUNCTIONS = BLOCKING_ENTRY_POINTS
 
 
 def function_names(functions: Iterable[Function[Any]] | None = None) -> tuple[str, ...]:
-    """The names of the API's functions (``handlers.FUNCTIONS``), in declaration order."""
-    return tuple(f.name for f in _functions(functions))
+    """The names of the deployed functions: each of ``handlers.FUNCTIONS``, in declaration
+    order, then the one that serves all their endpoints as callables (``handlers.CALLABLE``)."""
+    from handlers import CALLABLE
+
+    return (*(f.name for f in _functions(functions)), CALLABLE)
+
+
+def callable_specs(functions: Iterable[Function[Any]] | None = None) -> list[RouteSpec]:
+    """``POST /call/{operationId}`` for every endpoint (``handlers.callables``), one route
+    per operation, served by the callable function."""
+    from handlers import CALLABLE
+
+    return [
+        RouteSpec(
+            function=CALLABLE,
+            pattern=f"/{CALLABLE}/{endpoint.operation_id}",
+            path=f"/{CALLABLE}/{endpoint.operation_id}",
+            params=(),
+            operations=(
+                Operation(
+                    "POST",
+                    f"{CALLABLE}_{endpoint.operation_id}",
+                    f"Callable form of {endpoint.operation_id}: {endpoint.summary}",
+                ),
+            ),
+        )
+        for function in _functions(functions)
+        for endpoint in function.endpoints
+    ]
 
 
 def deployable_names(functions: Iterable[Function[Any]] | None = None) -> tuple[str, ...]:

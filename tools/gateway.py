@@ -8,7 +8,8 @@ Usage::
 Every route and method the functions serve becomes an operation whose
 ``x-google-backend`` is its function (``https://REGION-PROJECT.cloudfunctions.net/NAME``
 with ``APPEND_PATH_TO_ADDRESS``; each function routes both with and without its
-name in front). The gateway validates the Firebase ID token at the edge
+name in front); every operation's Firebase callable form, ``POST /call/{operationId}``,
+goes to the ``call`` function. The gateway validates the Firebase ID token at the edge
 (``securityDefinitions.firebase``); ``disable_auth`` keeps the caller's
 ``Authorization`` header intact (instead of replacing it with the gateway's own
 Google token) so that each function still verifies the token itself. CORS
@@ -29,7 +30,13 @@ from pathlib import Path
 from typing import Any
 
 from handlers.http import APP_CHECK_HEADER
-from tools._routes import RouteError, RouteSpec, deployable_names, route_specs
+from tools._routes import (
+    RouteError,
+    RouteSpec,
+    callable_specs,
+    deployable_names,
+    route_specs,
+)
 from tools.deploy import config as config_file
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -65,12 +72,13 @@ def build(
     Args:
         project: the Firebase project (token audience and issuer, function hosts).
         region: the functions' region.
-        routes: the routes to expose (default: every route of ``handlers.FUNCTIONS``).
+        routes: the routes to expose (default: every route of ``handlers.FUNCTIONS``,
+            then each operation's callable ``POST /call/{operationId}``).
         deadlines: per function, seconds the gateway waits for it (its timeout).
         version: ``info.version``.
     """
     paths: dict[str, Any] = {}
-    for route in route_specs() if routes is None else routes:
+    for route in [*route_specs(), *callable_specs()] if routes is None else routes:
         backend = {
             "address": f"https://{region}-{project}.cloudfunctions.net/{route.function}",
             "path_translation": "APPEND_PATH_TO_ADDRESS",

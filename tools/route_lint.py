@@ -54,7 +54,19 @@ def _local(functions: Sequence[Function[Any]]) -> Iterable[tuple[str, Endpoint |
 #: Entry points that are not one declared function, and how their routes map onto
 #: endpoint declarations. A callable entry point (``POST /call/{operationId}``) belongs
 #: here, mapping each operation to ``the endpoint whose operation_id it names``.
-DISPATCHERS: dict[str, Dispatcher] = {"local": _local}
+def _callables(functions: Sequence[Function[Any]]) -> Iterable[tuple[str, Endpoint | None]]:
+    """``call`` serves ``POST /call/{operationId}``: each the endpoint it names."""
+    from handlers import callables
+
+    for operation_id, operation in callables.operations(functions, lambda _: _no_serve).items():
+        yield f"POST {callables.PREFIX}/{operation_id}", operation.endpoint
+
+
+def _no_serve(*_: Any) -> Any:
+    raise AssertionError("the lint never serves")
+
+
+DISPATCHERS: dict[str, Dispatcher] = {"local": _local, "call": _callables}
 
 #: Entry points that speak another protocol than this API's REST (no ``Function``), each
 #: with how it authenticates and which policy decides, declared here by hand; ``local``

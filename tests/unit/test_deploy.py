@@ -26,7 +26,7 @@ from tools.deploy.config import (
 from tools.deploy.iam import FUNCTION_ROLES, SESSION_REVOKER
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("me", "projects", "admin", "session")
+FUNCTIONS = ("me", "projects", "admin", "session", "call")
 #: The API's functions, then Identity Platform's blocking function.
 DEPLOYED = (*FUNCTIONS, "identity")
 
@@ -79,6 +79,13 @@ min_instances = 0
 max_instances = 10
 concurrency = 40
 
+[functions.call]
+memory = "512Mi"
+cpu = 1
+timeout_seconds = 60
+min_instances = 0
+max_instances = 20
+concurrency = 40
 [functions.identity]
 memory = "256Mi"
 cpu = 1
@@ -161,6 +168,23 @@ EXPECTED_DRY_RUN = [
     f"--role=projects/{P}/roles/firebaseAuthSessionIssuer --condition=None",
     f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
     f"--member=serviceAccount:backend-session{SA} --role=roles/secretmanager.secretAccessor",
+    "# call: runtime service account and its roles",
+    f"gcloud iam service-accounts describe backend-call{SA} --project={P} >/dev/null 2>&1 "
+    f"|| gcloud iam service-accounts create backend-call --project={P} "
+    "'--display-name=Cloud Function call'",
+    *(
+        f"gcloud projects add-iam-policy-binding {P} --member=serviceAccount:backend-call{SA} "
+        f"--role={role} --condition=None"
+        for role in (
+            f"projects/{P}/roles/firebaseAuthSessionRevoker",
+            f"projects/{P}/roles/firebaseAuthSessionIssuer",
+            "roles/datastore.user",
+            "roles/firebaseauth.viewer",
+            "roles/firebaseauth.admin",
+        )
+    ),
+    f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
+    f"--member=serviceAccount:backend-call{SA} --role=roles/secretmanager.secretAccessor",
     "# identity: runtime service account and its roles",
     f"gcloud iam service-accounts describe backend-identity{SA} --project={P} >/dev/null 2>&1 "
     f"|| gcloud iam service-accounts create backend-identity --project={P} "
@@ -193,6 +217,13 @@ EXPECTED_DRY_RUN = [
     "gcloud functions deploy session "
     + COMMON_DEPLOY.format(name="session")
     + " --memory=256Mi --cpu=1 --timeout=30s --min-instances=0 --max-instances=10"
+    " --concurrency=40"
+    f" '--set-env-vars=^;^{ENV_ALL};THREADS=40'"
+    " --set-secrets=TOKEN_CLOCK_SKEW_SECONDS=clock-skew:latest " + TAIL,
+    "# call: the function",
+    "gcloud functions deploy call "
+    + COMMON_DEPLOY.format(name="call")
+    + " --memory=512Mi --cpu=1 --timeout=60s --min-instances=0 --max-instances=20"
     " --concurrency=40"
     f" '--set-env-vars=^;^{ENV_ALL};THREADS=40'"
     " --set-secrets=TOKEN_CLOCK_SKEW_SECONDS=clock-skew:latest " + TAIL,
@@ -312,8 +343,8 @@ def test_unknown_only_target_is_a_usage_error(
         cli.main(["--config", str(sample), "--dry-run", "--only", only])
     assert exit_info.value.code == 2
     expected = (
-        "--only: expected a comma-separated subset of me, projects, admin, session, identity, "
-        "firestore"
+        "--only: expected a comma-separated subset of me, projects, admin, session, call, "
+        "identity, firestore"
     )
     assert expected in capsys.readouterr().err
 
@@ -401,7 +432,7 @@ INVALID = [
         "unknown_function",
         "functions.billing",
         {},
-        "functions.billing: no such function (expected one of: me, projects, admin, session)",
+        "functions.billing: no such function (expected one of: me, projects, admin, session, call)",
     ),
     ("unknown_top_key", "regoin", "x", "regoin: unknown key"),
     ("unknown_function_key", "functions.me.memroy", "1Gi", "functions.me.memroy: unknown key"),
@@ -577,7 +608,10 @@ def test_every_function_has_its_own_roles_and_only_admin_administers_auth() -> N
     holders = [
         name for name, roles in FUNCTION_ROLES.items() if "roles/firebaseauth.admin" in roles
     ]
-    assert holders == ["admin"]
+    # call serves admin's operations too (as callables): the union of every function's roles.
+    assert holders == ["admin", "call"]
+    others = [role for name in FUNCTIONS if name != "call" for role in FUNCTION_ROLES[name]]
+    assert set(FUNCTION_ROLES["call"]) == set(others)
     for roles in FUNCTION_ROLES.values():
         assert not any(
             role in {"roles/owner", "roles/editor", "roles/firebase.admin"} for role in roles
@@ -609,7 +643,9 @@ def test_app_check_gives_the_single_use_functions_the_ledger(
         ]
         has_datastore = [line for line in bindings if "--role=roles/datastore.user" in line]
         expected = (
-            1 if name in {"projects", "admin"} or (ledger and name in {"me", "session"}) else 0
+            1
+            if name in {"projects", "admin", "call"} or (ledger and name in {"me", "session"})
+            else 0
         )
         assert len(has_datastore) == expected, (name, bindings)
     deploys = [line for line in steps if line.startswith("gcloud functions deploy ")]
@@ -729,3 +765,4 @@ def test_identity_gets_an_account_with_no_role_and_a_public_invoker() -> None:
     assert deploy[:4] == ("gcloud", "functions", "deploy", "identity")
     assert "--entry-point=identity" in deploy
     assert "--allow-unauthenticated" in deploy
+

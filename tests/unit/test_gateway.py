@@ -16,7 +16,7 @@ from handlers import FUNCTIONS
 from handlers.endpoints import NO_POLICY_PUBLIC, PUBLIC
 from handlers.http import Function
 from tools import gateway
-from tools._routes import RouteError, route_specs
+from tools._routes import RouteError, callable_specs, route_specs
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMMITTED = REPO_ROOT / "deploy" / "gateway.openapi2.json"
@@ -27,17 +27,21 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch"}
 @pytest.fixture(scope="module")
 def document() -> dict[str, Any]:
     return gateway.build(
-        PROJECT, REGION, deadlines={"me": 30, "projects": 60, "admin": 60, "session": 30}
+        PROJECT,
+        REGION,
+        deadlines={"me": 30, "projects": 60, "admin": 60, "session": 30, "call": 60},
     )
 
 
 def served_operations() -> set[tuple[str, str]]:
-    """(OpenAPI path, lower-case method) for every view of every function."""
+    """(OpenAPI path, lower-case method) for every view of every function, and the
+    callable form of each (``POST /call/{operationId}``)."""
     operations = set()
     for function in FUNCTIONS:
         for served in function.routes:
             path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", served.pattern)
             operations |= {(path, method.lower()) for method in served.endpoints}
+            operations |= {(f"/call/{e.operation_id}", "post") for e in served.endpoints.values()}
     return operations
 
 
@@ -107,8 +111,8 @@ def test_tokens_are_checked_at_the_edge_except_on_preflights(document: dict[str,
 def test_each_operation_goes_to_its_function_with_the_callers_token(
     document: dict[str, Any],
 ) -> None:
-    owner = {spec.path: spec.function for spec in route_specs()}
-    deadlines = {"me": 30.0, "projects": 60.0, "admin": 60.0, "session": 30.0}
+    owner = {spec.path: spec.function for spec in [*route_specs(), *callable_specs()]}
+    deadlines = {"me": 30.0, "projects": 60.0, "admin": 60.0, "session": 30.0, "call": 60.0}
     for path, item in document["paths"].items():
         function = owner[path]
         assert path == f"/{function}" or path.startswith(f"/{function}/")

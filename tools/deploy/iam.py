@@ -18,6 +18,10 @@ not in the environment's config: a new function fails the deploy until it is add
   and its settings: no Firestore, no Auth admin API, so no role at all (Identity
   Platform itself applies the claims it answers with).
 
+- ``call`` serves every operation of the others as a Firebase callable function
+  (``handlers.callables``), so it needs the union of their roles (derived below: a
+  role added to one of them reaches ``call`` too).
+
 With App Check on (``APP_CHECK`` monitor or enforce), the functions that serve
 single-use operations (``handlers.http.APP_CHECK_SINGLE_USE``) spend App Check tokens
 in Firestore, so ``me`` and ``session`` then also get ``roles/datastore.user``.
@@ -69,6 +73,14 @@ FUNCTION_ROLES: Mapping[str, tuple[str | CustomRole, ...]] = {
     "projects": ("roles/datastore.user", "roles/firebaseauth.viewer"),
     "admin": ("roles/datastore.user", "roles/firebaseauth.admin"),
     "identity": (),
+}
+#: The callable function (``handlers.CALLABLE``) runs every operation of the others.
+CALLABLE_FUNCTION = "call"
+FUNCTION_ROLES = {
+    **FUNCTION_ROLES,
+    CALLABLE_FUNCTION: tuple(
+        dict.fromkeys(role for roles in FUNCTION_ROLES.values() for role in roles)
+    ),
 }
 #: Functions that spend App Check tokens (they serve ``APP_CHECK_SINGLE_USE`` routes).
 APP_CHECK_LEDGER_FUNCTIONS = ("me", "session", "admin")
