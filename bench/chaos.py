@@ -79,7 +79,7 @@ BACKEND_SETTINGS = {
 #: (emulator, when as a fraction of the run): kills in this order.
 SCHEDULE = [("firestore", 0.2), ("auth", 0.45), ("firestore", 0.7)]
 #: A restart must be recovered from within this many seconds.
-RECOVERY_LIMIT = 30.0
+RECOVERY_LIMIT = 60.0
 
 
 def main() -> int:
