@@ -76,11 +76,42 @@ def machine() -> dict[str, str]:
 # --- ports and processes ---------------------------------------------------------
 
 
+#: Ports this process handed out (a port is never handed out twice, even once freed).
+_HANDED_OUT: set[int] = set()
+
+
+def _port_range() -> range | None:
+    """``BENCH_PORTS=LOW-HIGH`` (inclusive) keeps every port a run opens in that range,
+    for machines where several runs share a host; unset, the kernel picks free ports."""
+    spec = os.environ.get("BENCH_PORTS", "").strip()
+    if not spec:
+        return None
+    low, sep, high = spec.partition("-")
+    if not (sep and low.isdigit() and high.isdigit() and 1024 <= int(low) <= int(high) < 65536):
+        raise ValueError(f"BENCH_PORTS: expected LOW-HIGH (e.g. 19600-19699), got {spec!r}")
+    return range(int(low), int(high) + 1)
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    """A port nothing listens on now and that this process has not handed out before."""
+    ports = _port_range()
+    if ports is None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+            _HANDED_OUT.add(port)
+            return port
+    for candidate in ports:
+        if candidate in _HANDED_OUT:
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+        _HANDED_OUT.add(candidate)
+        return candidate
+    raise RuntimeError(f"BENCH_PORTS: no free port left in {ports.start}-{ports.stop - 1}")
 
 
 def port_open(port: int) -> bool:
