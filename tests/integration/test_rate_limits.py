@@ -31,7 +31,8 @@ def test_writes_over_the_user_budget_are_429_before_any_backend_call(
 ) -> None:
     settings = dataclasses.replace(
         Settings.from_env(),
-        rate_limit_user_writes_per_minute=10,  # a burst of 10, then one every 6 s
+        # A burst of 10 (the minimum), then one a minute: no token comes back mid-test.
+        rate_limit_user_writes_per_minute=1,
         revocation_check_max_age_seconds=0,  # every request reads the user record
     )
     plain = build_container(settings)
