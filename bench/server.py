@@ -43,7 +43,7 @@ import main  # noqa: E402 - the backend: settings checked and logging configured
 from app import build_container  # noqa: E402
 from auth import firebase_app  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from handlers.endpoints import PUBLIC  # noqa: E402
+from handlers.endpoints import NO_POLICY_PUBLIC, PUBLIC  # noqa: E402
 from handlers.http import Function  # noqa: E402
 from handlers.responses import json_response  # noqa: E402
 
@@ -176,11 +176,21 @@ def _naive_me(request: Request, needed: None) -> Response:
 
 _hello_function = Function("hello", needs=lambda _: None)
 _hello_function.endpoint(
-    "GET", "/hello", operation_id="hello", summary="The shell alone.", access=PUBLIC
+    "GET",
+    "/hello",
+    operation_id="hello",
+    summary="The shell alone.",
+    access=PUBLIC,
+    policy=NO_POLICY_PUBLIC,
 )(_hello)
 _naive_function = Function("naive", needs=lambda _: None)
 _naive_function.endpoint(
-    "GET", "/naive/me", operation_id="naive_me", summary="verify_id_token per call", access=PUBLIC
+    "GET",
+    "/naive/me",
+    operation_id="naive_me",
+    summary="verify_id_token per call (the naive pattern checks the token itself)",
+    access=PUBLIC,
+    policy=NO_POLICY_PUBLIC,
 )(_naive_me)
 # The bench's own functions use no part of a container but its settings.
 _shell = build_container(_SETTINGS)
