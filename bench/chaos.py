@@ -66,6 +66,9 @@ from bench.chaos_traffic import (
     task_state,
 )
 
+#: Reads around an export, after the gate is cut, until the emulator has settled.
+QUIESCE_ROUNDS = 10
+
 PROJECT = "demo-chaos"
 #: The backend's settings for the run. Shorter Firestore/Auth timeouts than the
 #: defaults (10 s) so that a restart of a few seconds produces 503s, not only slow
@@ -264,8 +267,18 @@ class Run:
         outage = Outage(kind, cut=now(), epoch=len(self.outages) + 1)
         self.outages.append(outage)
         gate.cut()
+        # A commit the emulator received just before the cut may still land while it is
+        # read: read and export until two reads around an export agree (it settles at
+        # once; the bound is only against a runaway).
         before = emulator.dump()
-        seed = emulator.export()
+        for _ in range(QUIESCE_ROUNDS):
+            seed = emulator.export()
+            after = emulator.dump()
+            if after == before:
+                break
+            before = after
+        else:
+            raise RuntimeError(f"{kind} emulator still changing after the cut")
         outage.saved_in = now() - outage.cut
         outage.killed = now()
         emulator.kill()
