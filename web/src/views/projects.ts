@@ -34,9 +34,15 @@ export function projectsView(ctx: Ctx): HTMLElement {
     more.hidden = !nextCursor;
   };
 
+  // Loads can overlap (the first page still coming while a create reloads): only the
+  // latest one may show, or a slow, older answer would put back a list from before.
+  let latest = 0;
+
   async function load(cursor: string | null): Promise<void> {
     const query = cursor ? `?limit=20&cursor=${encodeURIComponent(cursor)}` : '?limit=20';
+    const mine = ++latest;
     const { data } = await ctx.api.call<Page<Project>>('GET', `/projects${query}`);
+    if (mine !== latest) return;
     items = cursor ? [...items, ...data.items] : data.items;
     nextCursor = data.nextCursor;
     show();
