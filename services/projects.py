@@ -8,7 +8,7 @@ import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from auth import (
     Action,
@@ -32,6 +32,7 @@ from store.projects import AuditOf, ProjectStore
 from store.tasks import TaskStore
 
 UserExists = Callable[[str], bool]
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 
 
@@ -178,14 +179,12 @@ class ProjectService:
     ) -> Project:
         require_user = _once(self.user_exists)
 
-        def change(project: Project) -> Project:
-            self._authorize(principal, Action.MANAGE_MEMBERS, project)
-            changes.check_version(project, if_match)
+        def member(project: Project) -> str:
             if member_uid != project.owner_id and not require_user(member_uid):
                 raise UnknownUser(details={"uid": "no user has this uid"})
-            return changes.with_member(project, member_uid, role, now=self.clock())
+            return member_uid
 
-        return self._apply(project_id, change, self._audit(principal, "project.shared"))
+        return self._share(principal, project_id, member, role, if_match=if_match)
 
     def share_by_email(
         self,
@@ -196,23 +195,36 @@ class ProjectService:
         *,
         if_match: int | None,
     ) -> Project:
-        """Add the user with ``email``. The caller's right to share is checked before
-        the email is looked up, so the lookup cannot probe which accounts exist.
+        """Add the user with ``email``. The email is looked up only after the caller's
+        right to share is checked (in the same read-check-write), so the lookup cannot
+        probe which accounts exist.
 
         Raises:
             UserNotFound: no account has this email (404 user_not_found).
         """
         if self.find_by_email is None:
             raise NotImplementedError("this ProjectService was built without find_by_email")
-        self.get_for(principal, project_id, Action.MANAGE_MEMBERS)
-        member = self.find_by_email(email)
-        return self.put_member(principal, project_id, member.uid, role, if_match=if_match)
+        find_by_email = self.find_by_email
+        find = _once(lambda address: find_by_email(address).uid)
+        return self._share(principal, project_id, lambda _: find(email), role, if_match=if_match)
 
-    def get_for(self, principal: Principal, project_id: str, action: Action) -> Project:
-        """The project, if ``principal`` may do ``action`` on it (404/403 otherwise)."""
-        project = self.projects.get(_checked_id(project_id))
-        self._authorize(principal, action, project)
-        return project
+    def _share(
+        self,
+        principal: Principal,
+        project_id: str,
+        member: Callable[[Project], str],
+        role: MemberRole,
+        *,
+        if_match: int | None,
+    ) -> Project:
+        """Add or re-role the member ``member(project)`` names, once the caller may."""
+
+        def change(project: Project) -> Project:
+            self._authorize(principal, Action.MANAGE_MEMBERS, project)
+            changes.check_version(project, if_match)
+            return changes.with_member(project, member(project), role, now=self.clock())
+
+        return self._apply(project_id, change, self._audit(principal, "project.shared"))
 
     def remove_member(
         self, principal: Principal, project_id: str, member_uid: str, *, if_match: int | None
@@ -300,13 +312,13 @@ def _checked_id(project_id: str) -> str:
     return project_id
 
 
-def _once(check: UserExists) -> UserExists:
+def _once(lookup: Callable[[str], T]) -> Callable[[str], T]:
     """Memoise within one request: a retry after a lost race must not repeat the Auth call."""
-    seen: dict[str, bool] = {}
+    seen: dict[str, T] = {}
 
-    def cached(uid: str) -> bool:
-        if uid not in seen:
-            seen[uid] = check(uid)
-        return seen[uid]
+    def cached(key: str) -> T:
+        if key not in seen:
+            seen[key] = lookup(key)
+        return seen[key]
 
     return cached
