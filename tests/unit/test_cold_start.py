@@ -41,17 +41,22 @@ print(json.dumps({
 """
 
 
-def test_the_me_function_imports_and_builds_nothing_of_firestore() -> None:
-    env = {"PATH": os.environ.get("PATH", ""), "FIREBASE_PROJECT_ID": "demo-cold-start"}
-    completed = subprocess.run(
-        [sys.executable, "-c", PROBE, *HEAVY],
+def fresh_python(code: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a fresh interpreter (nothing imported yet), in the repository."""
+    base = {"PATH": os.environ.get("PATH", ""), "FIREBASE_PROJECT_ID": "demo-cold-start"}
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
         cwd=REPO_ROOT,
-        env=env,
+        env={**base, **env},
         capture_output=True,
         text=True,
         check=False,
         timeout=120,
     )
+
+
+def test_the_me_function_imports_and_builds_nothing_of_firestore() -> None:
+    completed = fresh_python(PROBE, *HEAVY)
     assert completed.returncode == 0, completed.stderr
     probe = json.loads(completed.stdout.strip().splitlines()[-1])
     assert probe["status"] == 401
@@ -66,19 +71,8 @@ def test_every_entry_point_is_a_function_functions_framework_accepts() -> None:
         "for name in sys.argv[1:]:\n"
         "    functions_framework.create_app(target=name, source='main.py')\n"
     )
-    env = {
-        "PATH": os.environ.get("PATH", ""),
-        "FIREBASE_PROJECT_ID": "demo-cold-start",
-        # The identity function refuses to start without the URL it is registered under.
-        "IDENTITY_FUNCTION_URLS": "http://localhost/identity",
-    }
-    completed = subprocess.run(
-        [sys.executable, "-c", probe, *ENTRY_POINTS],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
+    # The identity function refuses to start without the URL it is registered under.
+    completed = fresh_python(
+        probe, *ENTRY_POINTS, IDENTITY_FUNCTION_URLS="http://localhost/identity"
     )
     assert completed.returncode == 0, completed.stderr
