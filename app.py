@@ -45,6 +45,7 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypedDict, TypeVar, overload
 
+from core.errors import TenantNotAllowed
 from core.settings import Settings
 
 if TYPE_CHECKING:
@@ -123,13 +124,50 @@ class Container:
     """The process's objects, built from ``settings`` on first use (see the module
     docstring). Build one per entry point with ``build_container``."""
 
-    def __init__(self, settings: Settings, parts: Parts) -> None:
+    def __init__(self, settings: Settings, parts: Parts, *, tenant: str | None = None) -> None:
         unknown = set(parts) - set(Parts.__annotations__)
         if unknown:
             raise TypeError(f"expected parts among {sorted(Parts.__annotations__)}, got {unknown}")
         self.settings = settings
+        #: The Identity Platform tenant whose realm this is (``None``: project-level users).
+        self.tenant = tenant
         self._parts: dict[str, Any] = dict(parts)
         self._lock = threading.RLock()
+        self._tenants: dict[str, Container] = {}
+
+    def for_tenant(self, tenant: str | None) -> Container:
+        """The container of ``tenant``'s realm (``None``: this one, the project-level users').
+
+        A tenant's container shares what knows no realm (the Firebase app, the
+        authenticator with its keys, abuse limits, App Check) and builds its own of the
+        rest over the tenant's user directory and the tenant's view of Firestore
+        (``tenants/{tenant}/...``): its stores, services, revocation checks and audit
+        log never see another realm's users or documents. One per listed tenant, built
+        on first use (``TENANTS`` bounds how many; other tenants never get this far).
+
+        Raises:
+            TenantNotAllowed: ``tenant`` is not in ``TENANTS``.
+        """
+        if tenant is None or tenant == self.tenant:
+            return self
+        if self.tenant is not None or tenant not in self.settings.tenants:
+            raise TenantNotAllowed()
+        found = self._tenants.get(tenant)
+        if found is None:
+            with self._lock:
+                found = self._tenants.get(tenant)
+                if found is None:
+                    shared: Parts = {
+                        "firebase_app": self.firebase_app,
+                        "authenticator": self.authenticator,
+                        "rate_limits": self.rate_limits,
+                        "app_check": self.app_check,
+                        "directory": self.directory.for_tenant(tenant),
+                        "firestore": self.firestore.for_tenant(tenant),
+                    }
+                    found = Container(self.settings, shared, tenant=tenant)
+                    self._tenants[tenant] = found
+        return found
 
     @property
     def built(self) -> frozenset[str]:
@@ -168,7 +206,13 @@ class Container:
         """Requests to principals; it keeps Google's keys and the tokens it verified."""
         from auth import Authenticator
 
-        return Authenticator(self.settings, self.firebase_app, self.directory, self.revocation)
+        return Authenticator(
+            self.settings,
+            self.firebase_app,
+            self.directory,
+            self.revocation,
+            tenant_revocation=lambda tenant: self.for_tenant(tenant).revocation,
+        )
 
     # --- storage (Firestore) -----------------------------------------------------------
 

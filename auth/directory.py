@@ -7,6 +7,7 @@ or backend failure becomes ``AuthUnavailable`` (callers fail closed).
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -62,25 +63,52 @@ PROFILE_CACHE_SIZE = 10_000
 
 
 class UserDirectory:
-    """User-record operations bound to one firebase-admin app."""
+    """User-record operations bound to one firebase-admin app and one realm: the
+    project's own users, or one Identity Platform tenant's (``for_tenant``). A uid
+    names a user within its realm only: a directory never finds another realm's users.
+    """
 
-    def __init__(self, app: firebase_admin.App, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        app: firebase_admin.App,
+        clock: Callable[[], float] = time.time,
+        *,
+        tenant: str | None = None,
+    ) -> None:
+        """
+        Args:
+            tenant: the Identity Platform tenant whose users these are (``None``: the
+                project-level users).
+        """
         self._app = app
         self._clock = clock
+        self.tenant = tenant
         self._profiles: TTLCache[str, Profile] = TTLCache(
             maxsize=PROFILE_CACHE_SIZE, ttl=PROFILE_CACHE_SECONDS, timer=clock
         )
         self._profiles_lock = threading.Lock()
 
+    @functools.cached_property
+    def _auth(self) -> fb_auth.Client:
+        """firebase-admin's public client of this realm, made on the first call (it reads
+        credentials). ``tenant_mgt.auth_for_tenant`` returns the same kind of client but
+        needs credentials even with the Auth emulator. Two threads may both make one at
+        first: either serves."""
+        return fb_auth.Client(self._app, tenant_id=self.tenant)
+
+    def for_tenant(self, tenant: str) -> UserDirectory:
+        """The directory of ``tenant``'s users (same app and clock; its own caches)."""
+        return UserDirectory(self._app, self._clock, tenant=tenant)
+
     def get(self, uid: str) -> UserRecord:
         """Raises: UserNotFound, AuthUnavailable."""
         with translated():
-            return _record(fb_auth.get_user(uid, app=self._app))
+            return _record(self._auth.get_user(uid))
 
     def find_by_email(self, email: str) -> UserRecord:
         """Raises: UserNotFound, AuthUnavailable."""
         with translated():
-            return _record(fb_auth.get_user_by_email(email, app=self._app))
+            return _record(self._auth.get_user_by_email(email))
 
     def profiles(self, uids: Sequence[str], *, limit: int) -> dict[str, Profile]:
         """Email and display name of up to ``limit`` of ``uids`` (unknown uids are left
@@ -94,7 +122,7 @@ class UserDirectory:
                 fb_auth.UidIdentifier(uid) for uid in wanted[start : start + PROFILES_PER_CALL]
             ]
             with translated():
-                result = fb_auth.get_users(batch, app=self._app)
+                result = self._auth.get_users(batch)
             fetched = {user.uid: Profile(user.email, user.display_name) for user in result.users}
             with self._profiles_lock:
                 self._profiles.update(fetched)
@@ -112,7 +140,7 @@ class UserDirectory:
     def set_custom_claims(self, uid: str, claims: dict[str, Any]) -> None:
         """Replace all custom claims of ``uid``. Raises: UserNotFound, AuthUnavailable."""
         with translated():
-            fb_auth.set_custom_user_claims(uid, claims or None, app=self._app)
+            self._auth.set_custom_user_claims(uid, claims or None)
 
     def revoke_refresh_tokens(self, uid: str) -> int:
         """Revoke the user's refresh tokens; ID tokens issued before now stop verifying.
@@ -127,7 +155,7 @@ class UserDirectory:
         """
         revoked_at = int(self._clock())
         with translated():
-            fb_auth.revoke_refresh_tokens(uid, app=self._app)
+            self._auth.revoke_refresh_tokens(uid)
         return revoked_at
 
 

@@ -21,7 +21,9 @@ from auth.keys import PublicKeys
 from auth.principal import Principal, principal_from_claims
 from auth.revocation import RevocationChecker
 from auth.step_up import StepUpPolicy, require_allowed_provider, require_step_up
+from auth.tenancy import require_allowed_tenant
 from auth.tokens import VerifiedTokens
+from core.errors import TenantNotAllowed, TenantSessionUnsupported
 from core.settings import Settings
 
 
@@ -36,13 +38,17 @@ class SessionCookie:
 
 #: Called with a verified uid before any Auth backend call; raises to refuse the caller.
 Admit = Callable[[str], None]
+#: The revocation checker of a tenant's users (its own cache, its tenant's Auth records).
+TenantRevocation = Callable[[str], RevocationChecker]
 
 
 class Authenticator:
     """Verifies bearer tokens and checks them against the user record.
 
-    Tokens from a provider outside ``ALLOWED_SIGN_IN_PROVIDERS`` are refused (403)
-    as soon as they are verified.
+    Tokens from a provider outside ``ALLOWED_SIGN_IN_PROVIDERS`` (403) or a realm
+    outside ``TENANTS`` / ``ALLOW_PROJECT_LEVEL_USERS`` (401) are refused as soon as
+    they are verified. A tenant user's record is read from their tenant
+    (``tenant_revocation``).
 
     A request is *privileged* when the caller asks for it (every ``/admin`` call)
     or when the token carries any role. Privileged requests read the user record
@@ -63,16 +69,23 @@ class Authenticator:
         *,
         keys: PublicKeys | None = None,
         verified_tokens: VerifiedTokens | None = None,
+        tenant_revocation: TenantRevocation | None = None,
     ) -> None:
         """
         Args:
+            revocation: the revocation checker of project-level users.
             keys: the key store (default: a new one for ``app``, ``auth.keys.for_app``).
             verified_tokens: the cache of tokens verified with ``keys`` (default: new).
+            tenant_revocation: the checker of each tenant's users; required when
+                ``settings.tenants`` lists any.
         """
+        if settings.tenants and tenant_revocation is None:
+            raise ValueError("TENANTS lists tenants: expected a tenant_revocation")
         self._settings = settings
         self._app = app
         self._directory = directory
         self._revocation = revocation
+        self._tenant_revocation = tenant_revocation
         self._clock = clock
         self._keys = keys if keys is not None else keys_module.for_app(app)
         self._verified = verified_tokens if verified_tokens is not None else VerifiedTokens()
@@ -109,8 +122,9 @@ class Authenticator:
             privileged=privileged,
         )
 
-    def sign_out_everywhere(self, uid: str) -> int:
-        """Revoke ``uid``'s sessions: every token issued until now is refused from now on.
+    def sign_out_everywhere(self, principal: Principal) -> int:
+        """Revoke ``principal``'s sessions (in their tenant): every token issued until now
+        is refused from now on.
 
         Returns:
             The second of the revocation (epoch seconds).
@@ -118,7 +132,15 @@ class Authenticator:
         Raises:
             UserNotFound, AuthUnavailable.
         """
-        return self._revocation.sign_out_everywhere(uid)
+        return self.revocation_for(principal.tenant).sign_out_everywhere(principal.uid)
+
+    def revocation_for(self, tenant: str | None) -> RevocationChecker:
+        """The revocation checker of ``tenant``'s users (``None``: project-level users)."""
+        if tenant is None:
+            return self._revocation
+        if self._tenant_revocation is None:  # no tenant is accepted (see __init__)
+            raise TenantNotAllowed()
+        return self._tenant_revocation(tenant)
 
     def authenticate(self, authorization: str | None, *, privileged: bool = False) -> Principal:
         """Verify the header's token and return the caller.
@@ -179,9 +201,13 @@ class Authenticator:
         """Exchange ``principal``'s verified ID token for a session cookie.
 
         Raises:
+            TenantSessionUnsupported: ``principal`` is a tenant's user (Firebase makes
+                session cookies for project-level users only).
             RecentSignInRequired: the sign-in is older than five minutes.
             InvalidToken, AuthUnavailable.
         """
+        if principal.tenant is not None:
+            raise TenantSessionUnsupported()
         lifetime = timedelta(days=self._settings.session_cookie_days)
         value = session_cookies.create(
             id_token, auth_time=principal.auth_time, app=self._app, lifetime=lifetime
@@ -197,12 +223,18 @@ class Authenticator:
         self, claims: dict[str, Any], *, privileged: bool, admit: Admit | None = None
     ) -> Principal:
         principal = principal_from_claims(claims)
-        # Right after verification: a refused provider costs no user-record fetch.
+        # Right after verification: a refused realm or provider costs no Auth call.
+        require_allowed_tenant(
+            principal,
+            self._settings.tenants,
+            allow_project_level=self._settings.allow_project_level_users,
+        )
         require_allowed_provider(principal, self._settings.allowed_sign_in_providers)
         if admit is not None:
             admit(principal.uid)
         fresh = privileged or bool(principal.roles)
-        record = self._revocation.check(principal.uid, principal.issued_at, fresh=fresh)
+        revocation = self.revocation_for(principal.tenant)
+        record = revocation.check(principal.uid, principal.issued_at, fresh=fresh)
         stale = claims_stale(principal, record)
         if principal.roles:
             # A role removed since the token was minted no longer counts.

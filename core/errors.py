@@ -68,6 +68,17 @@ class InvalidCursor(BadRequest):
     default_message = "The cursor is not valid."
 
 
+class TenantSessionUnsupported(BadRequest):
+    """Firebase issues session cookies for project-level users only (the Admin SDK has no
+    tenant-scoped ``createSessionCookie``): tenant users send their ID token instead."""
+
+    code = "tenant_session_unsupported"
+    default_message = (
+        "Session cookies are not available to tenant accounts; send the ID token as a "
+        "Bearer token instead."
+    )
+
+
 class UnknownUser(BadRequest):
     """A uid in the request names no user."""
 
@@ -159,6 +170,14 @@ class RecentSignInRequired(AuthenticationFailed):
 
     code = "recent_sign_in_required"
     default_message = "Sign in again (within five minutes) to start a session."
+
+
+class TenantNotAllowed(AuthenticationFailed):
+    """The token's Identity Platform tenant (or its absence: a project-level user) is not
+    one this deployment accepts (``TENANTS``, ``ALLOW_PROJECT_LEVEL_USERS``)."""
+
+    code = "tenant_not_allowed"
+    default_message = "Accounts of this tenant are not accepted here."
 
 
 class AppCheckFailed(AuthenticationFailed):

@@ -108,6 +108,11 @@ UID = Text(min_length=1, max_length=MAX_UID_LENGTH)
 DOCUMENT_ID = Text(pattern="[A-Za-z0-9]{20}")
 PROJECT_ID = TASK_ID = DOCUMENT_ID
 
+#: An Identity Platform tenant ID (``firebase.tenant``): letters, digits and hyphens, as
+#: Identity Platform makes them (``acme-x1y2z``) and the Auth emulator (28 alphanumerics).
+#: It names a Firestore path segment (``tenants/{tenant}``), so nothing else is accepted.
+TENANT_ID = Text(min_length=1, max_length=64, pattern="[A-Za-z0-9][A-Za-z0-9-]*")
+
 #: An email address as firebase-admin accepts one: exactly one ``@`` with text on both sides.
 EMAIL = Text(max_length=MAX_EMAIL_LENGTH, pattern="[^@]+@[^@]+", format="email")
 

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from typing import Any, Literal, get_args
 from urllib.parse import urlsplit
 
+from core import fields
 from core import origins as origins_module
 from core.operations import OPERATION_IDS
 
@@ -130,6 +131,11 @@ class Settings:
     step_up_operations: frozenset[str] = frozenset()
     #: The ``firebase.sign_in_provider`` values accepted; ``None``: every provider.
     allowed_sign_in_providers: frozenset[str] | None = None
+    #: Identity Platform tenants whose users are accepted (``firebase.tenant``); empty:
+    #: none, only project-level users.
+    tenants: frozenset[str] = frozenset()
+    #: Whether users outside any tenant are accepted (always, when ``tenants`` is empty).
+    allow_project_level_users: bool = True
 
     @property
     def deployed(self) -> bool:
@@ -194,6 +200,8 @@ class Settings:
             ),
             step_up_operations=_step_up_operations(env),
             allowed_sign_in_providers=_sign_in_providers(env),
+            tenants=_tenants(env),
+            allow_project_level_users=_allow_project_level_users(env),
         )
         settings.check_safety()
         return settings
@@ -306,6 +314,31 @@ def _sign_in_providers(env: Mapping[str, str]) -> frozenset[str] | None:
             f"{sorted(BUILT_IN_SIGN_IN_PROVIDERS)} or oidc.<name>/saml.<name>, got {unknown}"
         )
     return frozenset(names)
+
+
+def _tenants(env: Mapping[str, str]) -> frozenset[str]:
+    """Tenant IDs (``core.fields.TENANT_ID``): each names a Firestore partition."""
+    names = _names(env.get("TENANTS", ""))
+    malformed = sorted(name for name in names if not fields.TENANT_ID.matches(name))
+    if malformed:
+        raise ConfigError(
+            f"TENANTS: expected Identity Platform tenant IDs (letters, digits, '-'), "
+            f"got {malformed}"
+        )
+    return frozenset(names)
+
+
+def _allow_project_level_users(env: Mapping[str, str]) -> bool:
+    """Project-level users are accepted by default only where no tenant is listed; a
+    deployment that lists tenants accepts them too only when asked to."""
+    tenants = _tenants(env)
+    allowed = _bool(env, "ALLOW_PROJECT_LEVEL_USERS", not tenants)
+    if not allowed and not tenants:
+        raise ConfigError(
+            "ALLOW_PROJECT_LEVEL_USERS=false with no TENANTS: nobody could sign in; "
+            "list the tenants whose users are accepted"
+        )
+    return allowed
 
 
 def _app_check_mode(env: Mapping[str, str]) -> AppCheckMode:

@@ -314,7 +314,9 @@ class _Served(Generic[D]):
             principal, operation_id=declared.operation_id, privileged=declared.access.privileged
         )
         # Built after authentication: a refused request builds nothing it would need.
-        needed = self._function.needs(self._container)
+        # The caller's realm: a tenant's user gets that tenant's services, which read
+        # and write only that tenant's users and documents (``Container.for_tenant``).
+        needed = self._function.needs(self._container.for_tenant(principal.tenant))
         response = declared.view(request, principal, needed, **args)
         return response
 

@@ -52,5 +52,5 @@ def sign_out_everywhere(request: Request, principal: Principal, auth: Authentica
     request_log.note_decision(
         "sessions.revoke", f"users/{principal.uid}", allowed=True, rule="self"
     )
-    auth.sign_out_everywhere(principal.uid)
+    auth.sign_out_everywhere(principal)
     return empty_response(204)

@@ -22,6 +22,7 @@ session = Function("session", needs=lambda container: container.authenticator)
     access=SIGNED_IN_WITH_BEARER,
     policy=SELF,
     status=204,
+    errors=(400,),
     cookie=True,
 )
 def create_session(request: Request, principal: Principal, auth: Authenticator) -> Response:
@@ -56,7 +57,7 @@ def create_session(request: Request, principal: Principal, auth: Authenticator) 
 )
 def end_session(request: Request, principal: Principal, auth: Authenticator) -> Response:
     request_log.note_decision("session.delete", f"users/{principal.uid}", allowed=True, rule="self")
-    auth.sign_out_everywhere(principal.uid)
+    auth.sign_out_everywhere(principal)
     response = empty_response(204)
     response.delete_cookie(
         SESSION_COOKIE_NAME,

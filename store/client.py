@@ -20,11 +20,26 @@ if TYPE_CHECKING:
     from google.cloud.firestore import Client, CollectionReference
 
 
+#: Where an Identity Platform tenant's documents live: ``tenants/{tenant}/<collection>``.
+TENANTS_COLLECTION = "tenants"
+
+
 class Firestore:
-    """A Firestore client (created on first use) and the timeout of each of its RPCs."""
+    """A Firestore client (created on first use) and the timeout of each of its RPCs.
+
+    It is also a realm's view of the database: the stores name collections through
+    ``collection``, which a tenant's view (``for_tenant``) roots under
+    ``tenants/{tenant}/``, so one tenant's stores never name another realm's documents.
+    """
 
     def __init__(
-        self, project_id: str, *, timeout_seconds: float, client: Client | None = None
+        self,
+        project_id: str,
+        *,
+        timeout_seconds: float,
+        client: Client | None = None,
+        tenant: str | None = None,
+        parent: Firestore | None = None,
     ) -> None:
         """
         Args:
@@ -32,14 +47,26 @@ class Firestore:
             timeout_seconds: every RPC, retries included, ends within this (below the
                 function's own timeout).
             client: a client to use as it is (tests); by default one is made on first use.
+            tenant: the tenant whose view this is (``None``: the project-level users').
+            parent: the connection whose client this view shares (``for_tenant``).
         """
         self.project_id = project_id
         self.timeout_seconds = timeout_seconds
+        self.tenant = tenant
         self._client = client
+        self._parent = parent
         self._lock = threading.Lock()
+
+    def for_tenant(self, tenant: str) -> Firestore:
+        """``tenant``'s view of the same database (the same client, made once)."""
+        return Firestore(
+            self.project_id, timeout_seconds=self.timeout_seconds, tenant=tenant, parent=self
+        )
 
     @property
     def client(self) -> Client:
+        if self._parent is not None:
+            return self._parent.client
         client = self._client
         if client is None:
             with self._lock:
@@ -53,7 +80,10 @@ class Firestore:
         return self.timeout_seconds
 
     def collection(self, name: str) -> CollectionReference:
-        return self.client.collection(name)
+        """The realm's collection ``name`` (under ``tenants/{tenant}/`` for a tenant)."""
+        if self.tenant is None:
+            return self.client.collection(name)
+        return self.client.collection(TENANTS_COLLECTION, self.tenant, name)
 
     def delete_if_unchanged(self, ref: Any, update_time: Any) -> None:
         """Delete ``ref`` only if nobody wrote it since ``update_time`` (else leave it)."""

@@ -55,21 +55,42 @@ SCOPE = RulesScope(parent="parent")
 ID_PATTERN = DOCUMENT_ID.json_pattern or ""
 
 
+#: Each realm's documents: the project-level users' at the root, each Identity Platform
+#: tenant's under ``tenants/{tenantId}/`` (``store.client.Firestore.for_tenant``).
+TENANT_PATH = "tenants/{tenantId}"
+
+
 def render() -> str:
     lines = [HEADER, "service cloud.firestore {", "  match /databases/{database}/documents {", ""]
     lines += _indent(_common_functions(), 4)
-    for resource in RESOURCES:
-        lines.append("")
-        lines += _indent(_resource_block(resource), 4)
-    lines += ["", "    // --- audit log: written only by the backend (admin credentials) ---", ""]
+    lines += ["", "    // === project-level users' data: users of no tenant only ===", ""]
+    lines += _indent(_realm(realm="null", prefix=""), 4)
     lines += [
-        "    match /auditLog/{entryId} {",
-        f"      allow read: if {_roles((Role.ADMIN, Role.AUDITOR))};",
-        "    }",
-        "  }",
+        "",
+        "    // === each Identity Platform tenant's data: that tenant's users only ===",
+        "    // (the backend serves the tenants listed in TENANTS; see README, Tenants)",
+        "",
+        f"    match /{TENANT_PATH} {{",
+    ]
+    lines += _indent(_realm(realm="tenantId", prefix="tenants/$(tenantId)/"), 6)
+    lines += ["    }", "  }", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def _realm(*, realm: str, prefix: str) -> list[str]:
+    """Every resource's block and the audit log's, for the users of one realm."""
+    lines: list[str] = []
+    for resource in RESOURCES:
+        lines += _resource_block(resource, realm=realm, prefix=prefix)
+        lines.append("")
+    lines += [
+        "// --- audit log: written only by the backend (admin credentials) ---",
+        "",
+        "match /auditLog/{entryId} {",
+        f"  allow read: if inRealm({realm}) && ({_roles((Role.ADMIN, Role.AUDITOR))});",
         "}",
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _common_functions() -> list[str]:
@@ -92,6 +113,13 @@ def _common_functions() -> list[str]:
         f"      || signInProvider() == '{PHONE_PROVIDER}');",
         "}",
         "",
+        "// The caller's realm: their Identity Platform tenant (`firebase.tenant`), null",
+        "// for a project-level user. Each realm's documents are for its own users only.",
+        "function inRealm(tenant) {",
+        "  return isSignedIn()",
+        "    && request.auth.token.get('firebase', {}).get('tenant', null) == tenant;",
+        "}",
+        "",
         "// A malformed `roles` claim (not a list) grants nothing.",
         "function hasRole(role) {",
         "  return isSignedIn() && request.auth.token.get('roles', []) is list",
@@ -100,7 +128,7 @@ def _common_functions() -> list[str]:
     ]
 
 
-def _resource_block(resource: Resource) -> list[str]:
+def _resource_block(resource: Resource, *, realm: str, prefix: str) -> list[str]:
     nested = resource.parent is not None
     params = "parent" if nested else ""
     match_path = "/" + resource.path
@@ -121,13 +149,13 @@ def _resource_block(resource: Resource) -> list[str]:
         body += _function(_op_fn(op), params, _op_condition(resource, op))
     # A nested document is nothing without its parent: every rule requires it to exist
     # (roles do not depend on the parent, so this must be said on its own).
-    guard, call = "", "()"
+    guard, call = f"inRealm({realm}) && ", "()"
     if nested:
-        parent_path = _parent_path(resource)
-        guard, call = f"exists({parent_path}) && ", f"(get({parent_path}).data)"
+        parent_path = _parent_path(resource, prefix)
+        guard, call = f"{guard}exists({parent_path}) && ", f"(get({parent_path}).data)"
     body += [
         f"allow get: if {guard}{_op_fn(Op.READ)}{call};",
-        f"allow list: if {guard}{_list_condition(resource, call)};",
+        f"allow list: if {guard}({_list_condition(resource, call)});",
         f"allow create: if {guard}{_op_fn(Op.CREATE)}{call};",
         f"allow update: if {guard}{_op_fn(Op.UPDATE)}{call};",
         f"allow delete: if {guard}{_op_fn(Op.DELETE)}{call};",
@@ -135,10 +163,10 @@ def _resource_block(resource: Resource) -> list[str]:
     return [*lines, *_indent(body, 2), "}"]
 
 
-def _parent_path(resource: Resource) -> str:
+def _parent_path(resource: Resource, prefix: str) -> str:
     assert resource.parent is not None
     path = re.sub(r"\{(\w+)\}", r"$(\1)", resource.parent.path)
-    return f"/databases/$(database)/documents/{path}"
+    return f"/databases/$(database)/documents/{prefix}{path}"
 
 
 def _list_condition(resource: Resource, call: str) -> str:

@@ -805,7 +805,6 @@ def test_valid_token_becomes_a_principal(harness: HarnessFactory) -> None:
                 "sign_in_provider": "password",
                 "sign_in_second_factor": "totp",
                 "second_factor_identifier": "totp-1",
-                "tenant": "tenant-a",
             },
         }
     )
@@ -817,7 +816,6 @@ def test_valid_token_becomes_a_principal(harness: HarnessFactory) -> None:
         sign_in_provider="password",
         auth_time=iat,
         second_factor="totp",
-        tenant="tenant-a",
         issued_at=iat,
     )
 

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace, handler: Handler) -> int:
         )
     try:
         settings = Settings.from_env()
-        operator = Operator.connect(settings)
+        operator = Operator.connect(settings, tenant=getattr(args, "tenant", None))
         print(f"admin: {_describe_target(settings)}", file=sys.stderr)
         return handler(operator, args, out)
     except KeyboardInterrupt:
@@ -374,6 +374,13 @@ def add_target_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
         f"{EMULATOR_HOSTS['FIRESTORE_EMULATOR_HOST']}, unless already set",
     )
     group.add_argument(
+        "--tenant",
+        type=_tenant_id,
+        default=default(None),
+        help="act on the users, audit log and data of this Identity Platform tenant "
+        "(default: the project-level users)",
+    )
+    group.add_argument(
         "--json",
         action="store_true",
         default=default(False),
@@ -385,6 +392,14 @@ def add_target_options(parser: argparse.ArgumentParser, *, suppress: bool = Fals
         default=default(False),
         help="show SDK logs and tracebacks",
     )
+
+
+def _tenant_id(value: str) -> str:
+    if not fields.TENANT_ID.matches(value):
+        raise argparse.ArgumentTypeError(
+            f"expected a tenant ID (letters, digits, '-'), got {value!r}"
+        )
+    return value
 
 
 def _user_argument(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ command as the acting identity (``cli:grant``, ``cli:revoke``, ...).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -56,9 +57,14 @@ class Operator:
     container: Container
 
     @classmethod
-    def connect(cls, settings: Settings) -> Operator:
-        """Build from ``settings`` (project and emulator variables already in them)."""
-        return cls(build_container(settings))
+    def connect(cls, settings: Settings, *, tenant: str | None = None) -> Operator:
+        """Build from ``settings`` (project and emulator variables already in them),
+        for the project-level users or, with ``tenant``, that tenant's realm (listed
+        in ``TENANTS`` or not: the operator's credentials reach every tenant)."""
+        if tenant is None:
+            return cls(build_container(settings))
+        listed = dataclasses.replace(settings, tenants=settings.tenants | {tenant})
+        return cls(build_container(listed).for_tenant(tenant))
 
     @property
     def app(self) -> firebase_admin.App:
@@ -83,8 +89,8 @@ class Operator:
         """
         try:
             if is_email(who):
-                return users.get(self.app, email=who)
-            return users.get(self.app, uid=who)
+                return users.get(self.app, email=who, tenant=self.container.tenant)
+            return users.get(self.app, uid=who, tenant=self.container.tenant)
         except UserNotFound:
             kind = "email address" if is_email(who) else "uid"
             raise UserNotFound(f"No user has the {kind} {who!r}.") from None
@@ -116,7 +122,11 @@ class Operator:
 
         Raises: AuthUnavailable.
         """
-        found = [user for user in users.iter_users(self.app) if role in user.roles]
+        found = [
+            user
+            for user in users.iter_users(self.app, tenant=self.container.tenant)
+            if role in user.roles
+        ]
         return sorted(found, key=lambda user: (user.email or "", user.uid))
 
     def revoke_sessions(self, who: str, *, by: str) -> tuple[UserInfo, int]:

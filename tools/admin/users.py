@@ -44,24 +44,33 @@ class UserInfo:
         return roles_from_claims(self.custom_claims)
 
 
-def get(app: firebase_admin.App, *, uid: str | None = None, email: str | None = None) -> UserInfo:
-    """One user by uid or by email. Raises: UserNotFound, AuthUnavailable."""
+def get(
+    app: firebase_admin.App,
+    *,
+    uid: str | None = None,
+    email: str | None = None,
+    tenant: str | None = None,
+) -> UserInfo:
+    """One user (of ``tenant``, or project-level) by uid or by email.
+
+    Raises: UserNotFound, AuthUnavailable.
+    """
+    client = fb_auth.Client(app, tenant_id=tenant)
     with translated_auth_errors():
-        user = (
-            fb_auth.get_user_by_email(email, app=app)
-            if email is not None
-            else fb_auth.get_user(uid, app=app)
-        )
+        user = client.get_user_by_email(email) if email is not None else client.get_user(uid)
     return _info(user)
 
 
-def iter_users(app: firebase_admin.App, page_size: int = PAGE_SIZE) -> Iterator[UserInfo]:
-    """Every user of the project, one page of ``page_size`` per backend call.
+def iter_users(
+    app: firebase_admin.App, page_size: int = PAGE_SIZE, *, tenant: str | None = None
+) -> Iterator[UserInfo]:
+    """Every user of the project (or of ``tenant``), one page of ``page_size`` per call.
 
     Raises: AuthUnavailable (while iterating).
     """
+    client = fb_auth.Client(app, tenant_id=tenant)
     with translated_auth_errors():
-        page = fb_auth.list_users(max_results=page_size, app=app)
+        page = client.list_users(max_results=page_size)
     while page is not None:
         for user in page.users:
             yield _info(user)

@@ -46,6 +46,8 @@ SETTINGS = (
     "ADMIN_MAX_AUTH_AGE_SECONDS",
     "STEP_UP_OPERATIONS",
     "ALLOWED_SIGN_IN_PROVIDERS",
+    "TENANTS",
+    "ALLOW_PROJECT_LEVEL_USERS",
 )
 #: Set by the deploy itself: the project from ``project``; functions-framework's
 #: gunicorn ``THREADS`` from ``concurrency`` (so that every request Cloud Run lets in
