@@ -305,7 +305,7 @@ export function describeApiError(error: ApiError, subject: Subject = 'project'):
         return 'The request was not accepted.';
       case 401:
         if (error.code === STEP_UP_REQUIRED) {
-          return 'This needs a recent sign-in with your second factor: sign in again to do it.';
+          return 'Not done: this needs you to confirm it is you by signing in again, which did not happen. Nothing was changed; try again to confirm.';
         }
         if (error.code === 'app_check_failed') {
           return (

@@ -2,9 +2,22 @@
 
 import { FirebaseError } from 'firebase/app';
 
-import { APP_CHECK_CODES, ApiError, describeApiError, type AdminUser, type Api, type Me, type Person, type Subject } from './api';
+import {
+  APP_CHECK_CODES,
+  ApiError,
+  describeApiError,
+  STEP_UP_REQUIRED,
+  type AdminUser,
+  type Api,
+  type Me,
+  type Person,
+  type Subject,
+} from './api';
 import { showMessage } from './flash';
-import { describeAuthError, SessionEnded, type Session } from './session';
+import { describeAuthError, SecondFactorUnsupported, SessionEnded, StepUpFailed, type Session } from './session';
+
+/** Cookie mode cannot sign in again in place: its cookie keeps the sign-in it started with. */
+const COOKIE_STEP_UP = 'A cookie session keeps the sign-in it started with: sign out, sign in again, then do this.';
 
 /** A mistake in what the user typed, explained without calling the server. */
 export class UserError extends Error {}
@@ -63,16 +76,22 @@ export class Ctx {
     return data.uid;
   }
 
-  /** Shows what went wrong (`subject`: what a 412 is about); a 401 ends the session (not App Check's). */
+  /**
+   * Shows what went wrong (`subject`: what a 412 is about); a 401 ends the session, but
+   * not App Check's nor a step-up the user did not complete.
+   */
   async report(error: unknown, subject: Subject = 'project'): Promise<void> {
     if (error instanceof SessionEnded) return; // already said why
     if (error instanceof ApiError) {
       // App Check refusals are about the app, not the user: say so, stay signed in.
-      if (error.status === 401 && !APP_CHECK_CODES.has(error.code)) {
+      // A step-up (signing in again) was cancelled or cannot be done here: the session
+      // still serves everything else.
+      if (error.status === 401 && !APP_CHECK_CODES.has(error.code) && error.code !== STEP_UP_REQUIRED) {
         await this.session.end(describeApiError(error));
         return;
       }
-      showMessage('error', describeApiError(error, subject));
+      const cookie = error.code === STEP_UP_REQUIRED && this.session.mode === 'cookie';
+      showMessage('error', describeApiError(error, subject) + (cookie ? ` ${COOKIE_STEP_UP}` : ''));
       if (error.status === 403 && error.code === 'forbidden' && this.session.me?.roles.length) {
         // Perhaps a role was removed since this token was issued: renew it, so the
         // page shows only what is still allowed (or signs out if sessions were revoked).
@@ -80,7 +99,7 @@ export class Ctx {
       }
       return;
     }
-    if (error instanceof UserError) {
+    if (error instanceof UserError || error instanceof StepUpFailed || error instanceof SecondFactorUnsupported) {
       showMessage('error', error.message);
       return;
     }

@@ -153,12 +153,13 @@ export class Session implements TokenSource {
 
   async signIn(email: string, password: string): Promise<void> {
     if (this.currentMode === 'bearer') {
-      await signInWithEmailAndPassword(this.auth, email, password);
+      await this.signInWithPassword(email, password);
       return;
     }
     if (this.cookieSignIn) return; // one at a time
     const signingIn = (async () => {
-      const { user } = await signInWithEmailAndPassword(this.auth, email, password);
+      const user = await this.signInWithPassword(email, password);
+      if (!user) return;
       try {
         // The token of a sign-in that just happened: POST /session wants one under 5 minutes old.
         await this.api.startCookieSession(await user.getIdToken());
@@ -172,6 +173,20 @@ export class Session implements TokenSource {
       await signingIn;
     } finally {
       this.cookieSignIn = null;
+    }
+  }
+
+  /**
+   * Email and password, then the SMS code when the user enrolled a second factor; null
+   * (and a message) when they cancel the code.
+   */
+  private async signInWithPassword(email: string, password: string): Promise<User | null> {
+    try {
+      return (await signInWithEmailAndPassword(this.auth, email, password)).user;
+    } catch (failure) {
+      if (await this.secondFactorIfAsked(failure)) return this.auth.currentUser;
+      showMessage('info', 'Not signed in: the code of your second factor was not entered.');
+      return null;
     }
   }
 
@@ -229,7 +244,9 @@ export class Session implements TokenSource {
    * TokenSource for the API, after `401 step_up_required`: the user signs in again with
    * their password and, when they enrolled one, their SMS second factor (the Firebase
    * SDK's multi-factor resolver). The new ID token carries the second factor and a new
-   * `auth_time`; the API then retries. Cookie mode cannot: its cookie keeps its sign-in.
+   * `auth_time`; the API then retries. False when they cancel (nothing was sent); a
+   * wrong password or code is a `StepUpFailed`. Cookie mode cannot: its cookie keeps
+   * its sign-in.
    */
   async stepUp(error: ApiError): Promise<boolean> {
     const user = this.auth.currentUser;
@@ -239,30 +256,43 @@ export class Session implements TokenSource {
     try {
       await reauthenticateWithCredential(user, EmailAuthProvider.credential(user.email, password));
     } catch (failure) {
-      if (!(failure instanceof FirebaseError && failure.code === 'auth/multi-factor-auth-required')) throw failure;
-      const resolver = getMultiFactorResolver(this.auth, failure as MultiFactorError);
-      const hint = resolver.hints.find((candidate) => candidate.factorId === PhoneMultiFactorGenerator.FACTOR_ID);
-      if (!hint) throw new Error('Your second factor is not a phone: this page can only use SMS codes.');
-      const anchor = document.body.appendChild(document.createElement('div'));
-      const verifier = new RecaptchaVerifier(this.auth, anchor, { size: 'invisible' });
       try {
-        const verificationId = await new PhoneAuthProvider(this.auth).verifyPhoneNumber(
-          { multiFactorHint: hint, session: resolver.session },
-          verifier,
-        );
-        const phone = 'phoneNumber' in hint ? String(hint.phoneNumber) : 'your phone';
-        const code = await askFor('Second factor', `Enter the code sent to ${phone}.`, 'Code', 'text');
-        if (code === null) return false;
-        const credential = PhoneAuthProvider.credential(verificationId, code.trim());
-        await resolver.resolveSignIn(PhoneMultiFactorGenerator.assertion(credential));
-      } finally {
-        verifier.clear();
-        anchor.remove();
+        if (!(await this.secondFactorIfAsked(failure))) return false;
+      } catch (refused) {
+        throw stepUpFailed(refused, this.config);
       }
     }
     this.lastRefresh = Date.now();
     return true;
+  }
 
+  /**
+   * A password sign-in (or re-authentication) that failed with
+   * `auth/multi-factor-auth-required`: asks for the SMS code of the user's phone factor
+   * and completes it. False when the user cancels; any other `failure` is rethrown.
+   */
+  private async secondFactorIfAsked(failure: unknown): Promise<boolean> {
+    if (!(failure instanceof FirebaseError && failure.code === 'auth/multi-factor-auth-required')) throw failure;
+    const resolver = getMultiFactorResolver(this.auth, failure as MultiFactorError);
+    const hint = resolver.hints.find((candidate) => candidate.factorId === PhoneMultiFactorGenerator.FACTOR_ID);
+    if (!hint) throw new SecondFactorUnsupported();
+    const anchor = document.body.appendChild(document.createElement('div'));
+    const verifier = new RecaptchaVerifier(this.auth, anchor, { size: 'invisible' });
+    try {
+      const verificationId = await new PhoneAuthProvider(this.auth).verifyPhoneNumber(
+        { multiFactorHint: hint, session: resolver.session },
+        verifier,
+      );
+      const phone = 'phoneNumber' in hint ? String(hint.phoneNumber) : 'your phone';
+      const code = await askFor('Second factor', `Enter the code sent to ${phone}.`, 'Code', 'text');
+      if (code === null) return false;
+      const credential = PhoneAuthProvider.credential(verificationId, code.trim());
+      await resolver.resolveSignIn(PhoneMultiFactorGenerator.assertion(credential));
+      return true;
+    } finally {
+      verifier.clear();
+      anchor.remove();
+    }
   }
 
   /**
@@ -385,6 +415,39 @@ export class Session implements TokenSource {
   }
 }
 
+/** The user's second factor is not one this page can use (it asks for SMS codes only). */
+export class SecondFactorUnsupported extends Error {
+  constructor() {
+    super('Your second factor is not a phone: this page can only use SMS codes.');
+    this.name = 'SecondFactorUnsupported';
+  }
+}
+
+/** Signing in again for a step-up failed (a wrong password or code, say): nothing was sent. */
+export class StepUpFailed extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StepUpFailed';
+  }
+}
+
+/** Why signing in again failed, for people, as a `StepUpFailed` (an error that ends the session as is). */
+function stepUpFailed(error: unknown, config: AppConfig): unknown {
+  let reason: string;
+  if (error instanceof SecondFactorUnsupported) {
+    reason = error.message;
+  } else if (error instanceof FirebaseError) {
+    if (SESSION_ENDING_CODES.has(error.code)) return error; // the session is over: said elsewhere
+    reason = WRONG_PASSWORD_CODES.has(error.code) ? 'Wrong password.' : describeAuthError(error, config);
+  } else {
+    return error;
+  }
+  return new StepUpFailed(`${reason} Nothing was changed, since you were not signed in again: try again.`);
+}
+
+/** Firebase Auth's codes for a wrong password (they differ between versions and the emulator). */
+const WRONG_PASSWORD_CODES = new Set(['auth/invalid-credential', 'auth/invalid-login-credentials', 'auth/wrong-password']);
+
 /** Firebase Auth's sign-in errors, for people. */
 export function describeAuthError(error: FirebaseError, config: AppConfig): string {
   switch (error.code) {
@@ -393,6 +456,10 @@ export function describeAuthError(error: FirebaseError, config: AppConfig): stri
     case 'auth/wrong-password':
     case 'auth/user-not-found':
       return 'Wrong email or password.';
+    case 'auth/invalid-verification-code':
+      return 'Wrong code.';
+    case 'auth/code-expired':
+      return 'That code has expired: ask for a new one.';
     case 'auth/invalid-email':
       return 'That is not a valid email address.';
     case 'auth/missing-password':
