@@ -765,4 +765,3 @@ def test_identity_gets_an_account_with_no_role_and_a_public_invoker() -> None:
     assert deploy[:4] == ("gcloud", "functions", "deploy", "identity")
     assert "--entry-point=identity" in deploy
     assert "--allow-unauthenticated" in deploy
-
