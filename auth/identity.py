@@ -12,7 +12,6 @@ from typing import Any
 
 import firebase_admin
 
-from auth import keys as keys_module
 from auth import session_cookies, tokens
 from auth.bearer import bearer_token
 from auth.credentials import Credential, CredentialKind
@@ -61,12 +60,12 @@ class Authenticator:
         revocation: RevocationChecker,
         clock: Callable[[], float] = time.time,
         *,
-        keys: PublicKeys | None = None,
+        keys: PublicKeys,
         verified_tokens: VerifiedTokens | None = None,
     ) -> None:
         """
         Args:
-            keys: the key store (default: a new one for ``app``, ``auth.keys.for_app``).
+            keys: the ID-token key store, kept (``auth.id_token_key_store(app, fetch=...)``).
             verified_tokens: the cache of tokens verified with ``keys`` (default: new).
         """
         self._settings = settings
@@ -74,7 +73,7 @@ class Authenticator:
         self._directory = directory
         self._revocation = revocation
         self._clock = clock
-        self._keys = keys if keys is not None else keys_module.for_app(app)
+        self._keys = keys
         self._verified = verified_tokens if verified_tokens is not None else VerifiedTokens()
         self._step_up = StepUpPolicy.from_settings(settings)
 
