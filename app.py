@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     import firebase_admin
     from typing_extensions import Unpack
 
-    from auth import Authenticator, RevocationChecker, UserDirectory
+    from auth import Authenticator, KeyFetch, RevocationChecker, UserDirectory
     from core.rate_limits import RateLimits
     from handlers.identity import IdentityHandler
     from services.app_check import AppCheckGate
@@ -73,6 +73,7 @@ class Parts(TypedDict, total=False):
     """The parts a caller may give ``build_container`` instead of letting it build them."""
 
     firebase_app: firebase_admin.App
+    key_fetch: KeyFetch
     directory: UserDirectory
     revocation: RevocationChecker
     authenticator: Authenticator
@@ -184,6 +185,14 @@ class Container:
         return firebase_app(self.settings)
 
     @part
+    def key_fetch(self) -> KeyFetch:
+        """The transport of every public-key store (ID tokens, blocking events, App
+        Check): an HTTP GET whose freshness is read from ``Cache-Control``."""
+        from core.key_fetch import http_fetch
+
+        return http_fetch
+
+    @part
     def directory(self) -> UserDirectory:
         """User records, behind firebase-admin."""
         from auth import UserDirectory
@@ -204,13 +213,14 @@ class Container:
     @part
     def authenticator(self) -> Authenticator:
         """Requests to principals; it keeps Google's keys and the tokens it verified."""
-        from auth import Authenticator
+        from auth import Authenticator, id_token_key_store
 
         return Authenticator(
             self.settings,
             self.firebase_app,
             self.directory,
             self.revocation,
+            keys=id_token_key_store(self.firebase_app, fetch=self.key_fetch),
             tenant_revocation=lambda tenant: self.for_tenant(tenant).revocation,
         )
 
@@ -293,9 +303,11 @@ class Container:
     @part
     def identity(self) -> IdentityHandler:
         """The ``identity`` function: Identity Platform's blocking events (no Firestore)."""
+        from auth import blocking_key_store
         from handlers.identity import build
 
-        return build(self.settings)
+        keys = blocking_key_store(timeout=self.settings.auth_timeout_seconds, fetch=self.key_fetch)
+        return build(self.settings, keys=keys)
 
     @part
     def rate_limits(self) -> RateLimits:
@@ -322,7 +334,7 @@ class Container:
         """App Check (``APP_CHECK``): the verifier and the ledger of spent tokens."""
         from services.app_check import AppCheckGate
 
-        return AppCheckGate.from_settings(self.settings, lambda: self.firestore)
+        return AppCheckGate.from_settings(self.settings, lambda: self.firestore, self.key_fetch)
 
     @part
     def roles(self) -> RoleService:

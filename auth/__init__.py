@@ -30,7 +30,11 @@ from auth.directory import Profile, UserDirectory, UserRecord
 from auth.directory import translated as translated_auth_errors
 from auth.firebase_app import firebase_app
 from auth.identity import Authenticator, SessionCookie
-from auth.keys import PublicKeys
+from auth.keys import MAX_BODY_BYTES as MAX_KEY_BODY_BYTES
+from auth.keys import Fetch as KeyFetch
+from auth.keys import KeyFetchError, PublicKeys
+from auth.keys import Response as KeyResponse
+from auth.keys import for_app as id_token_key_store
 from auth.policy import (
     Action,
     ProjectAccess,
@@ -93,6 +97,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "ANONYMOUS_PROVIDER",
     "BOOKKEEPING_FIELDS",
+    "MAX_KEY_BODY_BYTES",
     "PHONE_PROVIDER",
     "PROJECTS",
     "RESOURCES",
@@ -109,6 +114,9 @@ __all__ = [
     "Decision",
     "Grant",
     "HttpRequest",
+    "KeyFetch",
+    "KeyFetchError",
+    "KeyResponse",
     "Op",
     "Principal",
     "Profile",
@@ -137,6 +145,7 @@ __all__ = [
     "decide_action",
     "decide_signup",
     "firebase_app",
+    "id_token_key_store",
     "may_list_any_owner",
     "may_manage_roles",
     "may_read_audit_log",

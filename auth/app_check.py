@@ -43,7 +43,7 @@ from typing import Any, Final
 import jwt
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from auth.keys import MAX_BODY_BYTES, MAX_KEYS, KeyFetchError, PublicKeys
+from auth.keys import MAX_BODY_BYTES, MAX_KEYS, Fetch, KeyFetchError, PublicKeys
 from core.errors import AppCheckFailed, AuthUnavailable, InternalError
 from core.settings import MAX_CLOCK_SKEW_SECONDS
 
@@ -232,10 +232,15 @@ def _signing_key(entry: object) -> tuple[str | None, RSAPublicKey | None]:
     return (kid, key) if isinstance(key, RSAPublicKey) else (None, None)
 
 
-def key_store(url: str, *, timeout: float) -> PublicKeys:
-    """An empty store of the App Check key set at ``url`` (fetched on first use)."""
+def key_store(url: str, *, timeout: float, fetch: Fetch) -> PublicKeys:
+    """An empty store of the App Check key set at ``url`` (fetched with ``fetch`` on
+    first use)."""
     return PublicKeys(
-        url, timeout=timeout, parse=parse_jwks, default_cache_seconds=DEFAULT_CACHE_SECONDS
+        url,
+        timeout=timeout,
+        fetch=fetch,
+        parse=parse_jwks,
+        default_cache_seconds=DEFAULT_CACHE_SECONDS,
     )
 
 

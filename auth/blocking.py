@@ -44,7 +44,7 @@ from typing import Any, Final, TypeGuard
 
 import jwt
 
-from auth.keys import KeyFetchError, PublicKeys
+from auth.keys import Fetch, KeyFetchError, PublicKeys
 from auth.signup_policy import EVENTS
 from core.errors import AuthUnavailable, InternalError, InvalidToken, TokenExpired
 from core.settings import MAX_CLOCK_SKEW_SECONDS
@@ -235,9 +235,9 @@ class BlockingTokenVerifier:
             raise _Rejected("issued in the future (iat)")
 
 
-def key_store(*, timeout: float, url: str = KEYS_URL) -> PublicKeys:
-    """An empty store of Google's token keys (fetched on first use)."""
-    return PublicKeys(url, timeout=timeout)
+def key_store(*, timeout: float, fetch: Fetch, url: str = KEYS_URL) -> PublicKeys:
+    """An empty store of Google's token keys (fetched with ``fetch`` on first use)."""
+    return PublicKeys(url, timeout=timeout, fetch=fetch)
 
 
 def _check_header(header: dict[str, Any]) -> None:

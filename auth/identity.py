@@ -12,7 +12,6 @@ from typing import Any
 
 import firebase_admin
 
-from auth import keys as keys_module
 from auth import session_cookies, tokens
 from auth.bearer import bearer_token
 from auth.credentials import Credential, CredentialKind
@@ -67,14 +66,14 @@ class Authenticator:
         revocation: RevocationChecker,
         clock: Callable[[], float] = time.time,
         *,
-        keys: PublicKeys | None = None,
+        keys: PublicKeys,
         verified_tokens: VerifiedTokens | None = None,
         tenant_revocation: TenantRevocation | None = None,
     ) -> None:
         """
         Args:
             revocation: the revocation checker of project-level users.
-            keys: the key store (default: a new one for ``app``, ``auth.keys.for_app``).
+            keys: the ID-token key store, kept (``auth.id_token_key_store(app, fetch=...)``).
             verified_tokens: the cache of tokens verified with ``keys`` (default: new).
             tenant_revocation: the checker of each tenant's users; required when
                 ``settings.tenants`` lists any.
@@ -87,7 +86,7 @@ class Authenticator:
         self._revocation = revocation
         self._tenant_revocation = tenant_revocation
         self._clock = clock
-        self._keys = keys if keys is not None else keys_module.for_app(app)
+        self._keys = keys
         self._verified = verified_tokens if verified_tokens is not None else VerifiedTokens()
         self._step_up = StepUpPolicy.from_settings(settings)
 

@@ -6,9 +6,11 @@ check itself. ``PublicKeys`` keeps the parsed keys (``cryptography`` objects, by
 ``kid``) and fetches them:
 
 - never at import time: the first verification fetches;
-- again when the response's ``Cache-Control: max-age`` (less its ``Age``) has passed,
-  as firebase-admin's HTTP cache does (no max-age, ``no-store`` or ``no-cache``:
-  every call fetches, as there);
+- again when the response's freshness has passed: ``Cache-Control: max-age`` less its
+  ``Age``, as firebase-admin's HTTP cache does (no max-age, ``no-store`` or
+  ``no-cache``: every call fetches, as there). The transport reads those headers
+  (``core/key_fetch.py``, with werkzeug's parser) and hands over the seconds: this
+  package knows no HTTP framework;
 - again for a ``kid`` it does not know, so a rotation is picked up at once, but at
   most once per ``UNKNOWN_KID_REFETCH_SECONDS``: tokens with made-up ``kid`` values
   cannot make it fetch per request;
@@ -34,7 +36,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -42,7 +43,6 @@ from dataclasses import dataclass, field
 from typing import Final
 
 import firebase_admin
-import requests
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
@@ -60,8 +60,6 @@ MAX_BODY_BYTES: Final = 256 * 1024
 #: Google publishes two or three keys at a time; more is not a certificate map.
 MAX_KEYS: Final = 64
 
-_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
-_NO_CACHE = re.compile(r"(?:^|,)\s*(?:no-store|no-cache)\s*(?:[,=]|$)", re.IGNORECASE)
 _CERTIFICATE_MARKER: Final = b"-----BEGIN CERTIFICATE-----"
 
 Monotonic = Callable[[], float]
@@ -73,32 +71,22 @@ class KeyFetchError(Exception):
 
 @dataclass(frozen=True)
 class Response:
-    """What a fetch returns: the status, the headers that matter and the body."""
+    """What a fetch returns: the status, the body (at most ``MAX_BODY_BYTES + 1`` bytes
+    of it, enough to tell that it is too long) and its freshness."""
 
     status: int
     body: bytes
-    cache_control: str = ""
-    age: str = ""
+    #: Seconds the body may be used from now (``Cache-Control: max-age`` less ``Age``;
+    #: 0 for ``no-store``/``no-cache``); ``None`` when the response names no lifetime,
+    #: and the store's ``default_cache_seconds`` applies.
+    fresh_for: float | None = None
 
 
+#: The transport: ``(url, timeout)`` to a ``Response``; raises ``KeyFetchError`` when
+#: nothing could be fetched. The composition root gives it (``core.key_fetch``).
 Fetch = Callable[[str, float], Response]
 #: A response body to ``{kid: key}``; raises ``KeyFetchError`` when it is not a key set.
 Parse = Callable[[bytes], dict[str, RSAPublicKey]]
-
-
-def http_fetch(url: str, timeout: float) -> Response:
-    """GET ``url`` with ``requests``. Raises: KeyFetchError on any transport failure."""
-    try:
-        with requests.get(url, timeout=timeout, stream=True) as reply:
-            body = reply.raw.read(MAX_BODY_BYTES + 1, decode_content=True)
-            return Response(
-                status=reply.status_code,
-                body=body,
-                cache_control=reply.headers.get("Cache-Control", ""),
-                age=reply.headers.get("Age", ""),
-            )
-    except (requests.RequestException, OSError) as error:
-        raise KeyFetchError(f"expected Google's public keys from {url}, got {error!r}") from None
 
 
 @dataclass(frozen=True)
@@ -124,18 +112,18 @@ class PublicKeys:
         url: str,
         *,
         timeout: float,
-        fetch: Fetch = http_fetch,
+        fetch: Fetch,
         monotonic: Monotonic = time.monotonic,
         unknown_kid_refetch_seconds: float = UNKNOWN_KID_REFETCH_SECONDS,
         failure_backoff_seconds: float = FAILURE_BACKOFF_SECONDS,
         parse: Parse | None = None,
         default_cache_seconds: float = 0.0,
     ) -> None:
-        """``parse`` reads the body (default: Google's ``{kid: certificate PEM}`` map);
-        ``default_cache_seconds`` is how long a response whose ``Cache-Control`` names no
-        ``max-age`` is used (0: fetched again on every call, as firebase-admin's HTTP
-        cache does for the ID-token keys). ``fetch``, ``monotonic`` and the intervals
-        are for tests."""
+        """``fetch`` is the transport; ``parse`` reads the body (default: Google's
+        ``{kid: certificate PEM}`` map); ``default_cache_seconds`` is how long a
+        response that names no lifetime is used (0: fetched again on every call, as
+        firebase-admin's HTTP cache does for the ID-token keys). ``monotonic`` and the
+        intervals are for tests."""
         self.url = url
         self._timeout = timeout
         self._fetch = fetch
@@ -202,30 +190,22 @@ class PublicKeys:
             self._state = _State(
                 keys=keys,
                 certificates=certificates,
-                fresh_until=fetched_at
-                + cache_seconds(response, default=self._default_cache_seconds),
+                fresh_until=fetched_at + self._lifetime(response),
                 attempted_at=fetched_at,
             )
             return self._state
+
+    def _lifetime(self, response: Response) -> float:
+        """How long the response is used: its freshness (or the default when it names
+        none), never less than 0 nor more than ``MAX_CACHE_SECONDS``."""
+        seconds = self._default_cache_seconds if response.fresh_for is None else response.fresh_for
+        return max(0.0, min(float(seconds), MAX_CACHE_SECONDS))
 
     def _download(self) -> Response:
         response = self._fetch(self.url, self._timeout)
         if response.status != 200:
             raise KeyFetchError(f"expected status 200 from {self.url}, got {response.status}")
         return response
-
-
-def cache_seconds(response: Response, *, default: float = 0.0) -> float:
-    """How long a response may be used: ``max-age`` less ``Age``; 0 if not cacheable
-    (``no-store``, ``no-cache``); ``default`` when it gives no ``max-age`` at all."""
-    directives = response.cache_control
-    if _NO_CACHE.search(directives):
-        return 0.0
-    match = _MAX_AGE.search(directives)
-    if match is None:
-        return default
-    age = int(response.age) if response.age.strip().isdigit() else 0
-    return float(max(0, min(int(match.group(1)), MAX_CACHE_SECONDS) - age))
 
 
 def parse_certificates(body: bytes) -> dict[str, RSAPublicKey]:
@@ -295,12 +275,12 @@ ID_TOKEN_CERT_URI = (
 DEFAULT_HTTP_TIMEOUT_SECONDS = 120
 
 
-def for_app(app: firebase_admin.App) -> PublicKeys:
-    """A new, empty key store for ``app``'s tokens; whoever verifies keeps it (the
-    ``Authenticator`` does, one per process).
+def for_app(app: firebase_admin.App, *, fetch: Fetch) -> PublicKeys:
+    """A new, empty key store for ``app``'s tokens, fetched with ``fetch``; whoever
+    verifies keeps it (the ``Authenticator`` does, one per process).
 
     The URL is ``ID_TOKEN_CERT_URI`` (read now, so tests can point it at a local
     server) and the timeout the app's ``httpTimeout``, as firebase-admin uses them.
     """
     timeout = app.options.get("httpTimeout", DEFAULT_HTTP_TIMEOUT_SECONDS)
-    return PublicKeys(ID_TOKEN_CERT_URI, timeout=float(timeout))
+    return PublicKeys(ID_TOKEN_CERT_URI, timeout=float(timeout), fetch=fetch)

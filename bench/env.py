@@ -92,6 +92,27 @@ def _port_range() -> range | None:
     return range(int(low), int(high) + 1)
 
 
+def emulator_ports() -> tuple[int, int, int, int, int]:
+    """The emulators' auth, firestore, hub, logging and websocket ports.
+
+    ``BENCH_PORT_BASE=N`` puts them on N..N+4 in that order, as ``TEST_PORT_BASE`` does
+    for ``scripts/test``, so a run sharing the host with others stays on the ports it was
+    given; the bench's own servers still take free ports (``BENCH_PORTS`` or the kernel's,
+    which lie in the ephemeral range, away from fixed bases). Unset: five free ports."""
+    spec = os.environ.get("BENCH_PORT_BASE", "").strip()
+    if not spec:
+        return free_port(), free_port(), free_port(), free_port(), free_port()
+    if not (spec.isdigit() and 1024 <= int(spec) <= 65531):
+        raise ValueError(f"BENCH_PORT_BASE: expected a port from 1024 to 65531, got {spec!r}")
+    base = int(spec)
+    ports = (base, base + 1, base + 2, base + 3, base + 4)
+    busy = [port for port in ports if port_open(port)]
+    if busy:
+        raise RuntimeError(f"BENCH_PORT_BASE={base}: expected free ports, found {busy} in use")
+    _HANDED_OUT.update(ports)
+    return ports
+
+
 def free_port() -> int:
     """A port nothing listens on now and that this process has not handed out before."""
     ports = _port_range()
@@ -127,6 +148,24 @@ def wait_for_port(port: int, process: subprocess.Popen[bytes], what: str, timeou
             raise RuntimeError(f"{what} exited with {process.returncode} before listening")
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what}: expected a listener on port {port} within {timeout} s")
+        time.sleep(0.1)
+
+
+def wait_for_http(url: str, process: subprocess.Popen[bytes], what: str, timeout: float) -> None:
+    """Wait until ``url`` answers HTTP (any status): the server behind it is serving."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=2):  # noqa: S310 - local URLs
+                return
+        except urllib.error.HTTPError:
+            return
+        except (urllib.error.URLError, OSError):
+            pass
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited with {process.returncode} before serving")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what}: expected an HTTP answer at {url} within {timeout} s")
         time.sleep(0.1)
 
 
@@ -276,7 +315,7 @@ def emulators(while_starting: Callable[[], None] | None = None) -> Iterator[Emul
     if firebase is None:
         raise RuntimeError("firebase-tools not on PATH: run the bench with bench/run")
     workdir = Path(tempfile.mkdtemp(prefix="bench-emulators-"))
-    auth, firestore, hub, logging_, websocket = (free_port() for _ in range(5))
+    auth, firestore, hub, logging_, websocket = emulator_ports()
     shutil.copy(REPO_ROOT / "firestore.rules", workdir / "firestore.rules")
     config = {
         "firestore": {"rules": "firestore.rules"},
@@ -304,8 +343,10 @@ def emulators(while_starting: Callable[[], None] | None = None) -> Iterator[Emul
         started = time.monotonic()
         if while_starting is not None:
             while_starting()
-        wait_for_port(auth, process, "Auth emulator", 90)
-        wait_for_port(firestore, process, "Firestore emulator", 90)
+        # An open port is not enough: firebase-tools first listens on each port for a
+        # moment to check that it is free, and a connection then is refused right after.
+        wait_for_http(f"http://127.0.0.1:{auth}/", process, "Auth emulator", 90)
+        wait_for_http(f"http://127.0.0.1:{firestore}/", process, "Firestore emulator", 90)
         log(f"emulators ready in {time.monotonic() - started:.1f} s")
         yield Emulators(f"127.0.0.1:{auth}", f"127.0.0.1:{firestore}", process, workdir)
     finally:

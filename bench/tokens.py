@@ -27,6 +27,7 @@ from google.auth.credentials import AnonymousCredentials
 
 from auth import keys, tokens
 from bench import env
+from core.key_fetch import http_fetch
 from tests.unit import tokenforge
 
 
@@ -65,7 +66,7 @@ def _measure(app: firebase_admin.App, *, batch: int, rounds: int) -> list[Row]:
     assert isinstance(public_key, RSAPublicKey)
     certs = {key.kid: certificate_pem}
     pkcs1, sha256 = padding.PKCS1v15(), hashes.SHA256()
-    fast_keys, seen = keys.for_app(app), tokens.VerifiedTokens()
+    fast_keys, seen = keys.for_app(app, fetch=http_fetch), tokens.VerifiedTokens()
 
     def firebase_admin_default() -> object:
         return fb_auth.verify_id_token(token, app=app)

@@ -36,7 +36,6 @@ from auth import (
     PublicKeys,
     SignupPolicy,
     Verdict,
-    blocking_key_store,
     decide_signup,
 )
 from core import errors, request_log
@@ -196,7 +195,7 @@ def error_response(error: errors.ApiError) -> Response:
 
 
 def build(
-    settings: Settings, *, keys: PublicKeys | None = None, clock: Callable[[], float] = time.time
+    settings: Settings, *, keys: PublicKeys, clock: Callable[[], float] = time.time
 ) -> IdentityHandler:
     """The handler for these settings; Google's keys are fetched on the first token.
 
@@ -204,15 +203,14 @@ def build(
         settings: the project, ``IDENTITY_FUNCTION_URLS``, the skew and the sign-up policy.
             With the Auth emulator (``FIREBASE_AUTH_EMULATOR_HOST``, which the settings
             allow only locally with a ``demo-`` project) its unsigned tokens are accepted.
-        keys: the key store (default: Google's; a local server in tests).
+        keys: the key store (``auth.blocking_key_store``: Google's; a local server in
+            tests).
         clock: the wall clock (tests).
     """
     verifier = BlockingTokenVerifier(
         project_id=settings.project_id,
         audiences=settings.identity_function_urls,
-        keys=keys
-        if keys is not None
-        else blocking_key_store(timeout=settings.auth_timeout_seconds),
+        keys=keys,
         clock_skew_seconds=settings.clock_skew_seconds,
         accept_unsigned=settings.auth_emulator_host is not None,
         clock=clock,

@@ -24,7 +24,7 @@ from core.errors import AppCheckFailed, AppCheckReplayed, Unavailable
 from core.settings import AppCheckMode, Settings
 
 if TYPE_CHECKING:
-    from auth import AppCheckToken, AppCheckVerifier
+    from auth import AppCheckToken, AppCheckVerifier, KeyFetch
     from store.client import Firestore
 
 logger = logging.getLogger(__name__)
@@ -58,8 +58,11 @@ class AppCheckGate:
         self._consume = consume
 
     @classmethod
-    def from_settings(cls, settings: Settings, firestore: Callable[[], Firestore]) -> AppCheckGate:
-        """The gate the settings describe; builds the verifier (no fetch) unless off."""
+    def from_settings(
+        cls, settings: Settings, firestore: Callable[[], Firestore], fetch: KeyFetch
+    ) -> AppCheckGate:
+        """The gate the settings describe; builds the verifier (no fetch yet; ``fetch`` is
+        the key set's transport) unless off."""
         if settings.app_check == "off":
             return cls("off")
         # Imported here: with App Check off, no instance pays for PyJWT.
@@ -71,7 +74,9 @@ class AppCheckGate:
             project_id=settings.project_id,
             project_number=settings.project_number,
             keys=app_check_key_store(
-                settings.app_check_jwks_url, timeout=float(settings.auth_timeout_seconds)
+                settings.app_check_jwks_url,
+                timeout=float(settings.auth_timeout_seconds),
+                fetch=fetch,
             ),
             clock_skew_seconds=skew,
         )

@@ -38,6 +38,8 @@ from werkzeug.serving import BaseWSGIServer, make_server
 if typing.TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
+from auth import blocking_key_store
+from core.key_fetch import http_fetch
 from core.settings import Settings
 from handlers.identity import IdentityHandler, build
 from tests.integration.emulator import (
@@ -78,7 +80,10 @@ def identity_server(auth_emulator: AuthEmulator) -> Iterator[IdentityServer]:
         }
     )
     assert settings.auth_emulator_host, "expected the Auth emulator (scripts/test starts it)"
-    handler = build(settings)
+    handler = build(
+        settings,
+        keys=blocking_key_store(timeout=settings.auth_timeout_seconds, fetch=http_fetch),
+    )
     calls: list[tuple[str, int]] = []
 
     def serve(path: str = "") -> Any:

@@ -15,6 +15,7 @@ from google.auth.credentials import AnonymousCredentials
 from auth import app_check, keys
 from auth.keys import PublicKeys
 from auth.tokens import VerifiedTokens
+from core.key_fetch import http_fetch
 from tests.unit import app_check_forge, tokenforge
 from tests.unit.tokenforge import CertServer, SigningKey
 
@@ -81,7 +82,7 @@ def make_production_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[AppFactory]
         assert not client.emulated, "expected the production path, got the Auth emulator's"
         # auth.keys reads the same URL when it creates a key store for the app; create the
         # app's now too, for the same reason.
-        store = keys.for_app(app)
+        store = keys.for_app(app, fetch=http_fetch)
         assert store.url == cert_url
         _KEPT[app.name] = (store, VerifiedTokens())
         return app
@@ -123,6 +124,6 @@ def app_check_keys(jwks_server: CertServer, signing_key: SigningKey) -> Iterator
     """A fresh (empty) App Check key store fetching from ``jwks_server``."""
     jwks_server.reset()
     jwks_server.set_certificates(app_check_forge.jwks(signing_key))
-    yield app_check.key_store(jwks_server.url, timeout=5)
+    yield app_check.key_store(jwks_server.url, timeout=5, fetch=http_fetch)
     jwks_server.reset()
     jwks_server.set_certificates(app_check_forge.jwks(signing_key))

@@ -206,7 +206,9 @@ def offline(monkeypatch: pytest.MonkeyPatch) -> None:
     """No emulator to check and no SDK: ``Operator.connect`` returns a stand-in."""
     monkeypatch.delenv("FIREBASE_AUTH_EMULATOR_HOST", raising=False)
     monkeypatch.delenv("FIRESTORE_EMULATOR_HOST", raising=False)
-    monkeypatch.setattr(Operator, "connect", classmethod(lambda cls, settings, tenant=None: object()))
+    monkeypatch.setattr(
+        Operator, "connect", classmethod(lambda cls, settings, tenant=None: object())
+    )
 
 
 def run_raising(error: BaseException, *, debug: bool = False) -> int:

@@ -26,6 +26,7 @@ from auth import app_check
 from auth.app_check import AppCheckVerifier, parse_jwks
 from auth.keys import KeyFetchError, PublicKeys, Response
 from core.errors import AppCheckFailed, AuthUnavailable
+from core.key_fetch import freshness, http_fetch
 from tests.unit import app_check_forge as forge
 from tests.unit import tokenforge
 from tests.unit.app_check_forge import REMOVE
@@ -243,6 +244,7 @@ def test_unknown_kid_refetches_once_then_refuses(jwks_server: CertServer) -> Non
     keys = PublicKeys(
         jwks_server.url,
         timeout=5,
+        fetch=http_fetch,
         parse=parse_jwks,
         monotonic=clock,
         default_cache_seconds=app_check.DEFAULT_CACHE_SECONDS,
@@ -264,7 +266,9 @@ def test_unknown_kid_refetches_once_then_refuses(jwks_server: CertServer) -> Non
 
 def test_a_rotated_key_is_picked_up(jwks_server: CertServer, signing_key: SigningKey) -> None:
     clock = FakeClock()
-    keys = PublicKeys(jwks_server.url, timeout=5, parse=parse_jwks, monotonic=clock)
+    keys = PublicKeys(
+        jwks_server.url, timeout=5, fetch=http_fetch, parse=parse_jwks, monotonic=clock
+    )
     jwks_server.reset()
     checker = verifier(keys)
     checker.verify(forge.mint(now=NOW))
@@ -289,7 +293,7 @@ def test_a_rotated_key_is_picked_up(jwks_server: CertServer, signing_key: Signin
 )
 def test_key_set_lifetime_follows_cache_control(cache_control: str, lifetime: float) -> None:
     body = json.dumps(forge.jwks()).encode()
-    fetch, clock = ScriptedFetch([Response(200, body, cache_control)]), FakeClock()
+    fetch, clock = ScriptedFetch([Response(200, body, freshness(cache_control))]), FakeClock()
     keys = PublicKeys(
         "https://jwks.test/v1/jwks",
         timeout=5,
@@ -313,7 +317,7 @@ def test_unreachable_key_set_is_503_not_401(signing_key: SigningKey) -> None:
     url = server.url
     server.stop()
     with pytest.raises(AuthUnavailable) as raised:
-        verifier(app_check.key_store(url, timeout=2)).verify(forge.mint(now=NOW))
+        verifier(app_check.key_store(url, timeout=2, fetch=http_fetch)).verify(forge.mint(now=NOW))
     assert raised.value.status == 503
 
 
@@ -329,9 +333,8 @@ def test_importing_fetches_nothing(jwks_server: CertServer) -> None:
     code = textwrap.dedent(
         """
         import auth.app_check, services.app_check, handlers, main
-        from core.settings import Settings
-        from services.app_check import AppCheckGate
-        AppCheckGate.from_settings(Settings.from_env(), lambda: None)
+        from app import build_container
+        build_container().app_check
         """
     )
     env = {
@@ -444,7 +447,7 @@ _CLAIMS = st.dictionaries(st.sampled_from(["exp", "iat", "aud", "iss", "sub", "j
 
 def _offline_verifier() -> AppCheckVerifier:
     body = json.dumps(forge.jwks()).encode()
-    fetch = ScriptedFetch([Response(200, body, "max-age=600")])
+    fetch = ScriptedFetch([Response(200, body, 600.0)])
     return verifier(PublicKeys("https://jwks.test", timeout=5, fetch=fetch, parse=parse_jwks))
 
 

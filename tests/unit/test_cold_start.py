@@ -61,7 +61,13 @@ def test_the_me_function_imports_and_builds_nothing_of_firestore() -> None:
     probe = json.loads(completed.stdout.strip().splitlines()[-1])
     assert probe["status"] == 401
     assert probe["imported"] == []
-    assert probe["built"] == ["authenticator", "directory", "firebase_app", "revocation"]
+    assert probe["built"] == [
+        "authenticator",
+        "directory",
+        "firebase_app",
+        "key_fetch",
+        "revocation",
+    ]
 
 
 def test_every_entry_point_is_a_function_functions_framework_accepts() -> None:

@@ -27,6 +27,7 @@ from app import build_container
 from auth import signup_policy
 from auth.blocking import KEYS_URL
 from auth.keys import PublicKeys
+from core.key_fetch import http_fetch
 from core.settings import MAX_BODY_BYTES, ConfigError, Settings
 from handlers import identity as identity_module
 from handlers.identity import IdentityHandler, build
@@ -47,7 +48,7 @@ MakeClient = Callable[..., FlaskClient]
 def keys(cert_server: CertServer) -> Iterator[PublicKeys]:
     """A fresh (empty) store of the test key's certificate, as Google's would be."""
     cert_server.reset()
-    yield PublicKeys(cert_server.url, timeout=5)
+    yield PublicKeys(cert_server.url, timeout=5, fetch=http_fetch)
     cert_server.reset()
 
 
@@ -286,14 +287,14 @@ def test_claims_are_checked_before_any_key_is_fetched(
 
 
 def test_building_the_function_fetches_nothing(cert_server: CertServer) -> None:
-    build(SETTINGS, keys=PublicKeys(cert_server.url, timeout=5))
+    build(SETTINGS, keys=PublicKeys(cert_server.url, timeout=5, fetch=http_fetch))
     assert cert_server.request_count == 0
 
 
 def test_google_keys_unreachable_is_unavailable_not_unauthenticated(
     make_client: MakeClient, unreachable_cert_url: str
 ) -> None:
-    client = make_client(key_store=PublicKeys(unreachable_cert_url, timeout=1))
+    client = make_client(key_store=PublicKeys(unreachable_cert_url, timeout=1, fetch=http_fetch))
     response = post(client, forge.mint())
     assert error_of(response) == (503, "UNAVAILABLE", "auth_unavailable")
     assert response.headers["Retry-After"].isdigit()

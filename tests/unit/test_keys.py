@@ -3,7 +3,8 @@
 threads, never at import. Failures are ``KeyFetchError`` (``AuthUnavailable`` above).
 
 Most tests drive ``PublicKeys`` with a scripted fetch and a fake monotonic clock; the
-single-flight tests use the real HTTP fetch against ``tokenforge.CertServer``.
+single-flight tests use the real HTTP fetch (``core.key_fetch``) against
+``tokenforge.CertServer``. How headers become a freshness is ``test_key_fetch.py``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ import firebase_admin
 import pytest
 
 from auth import keys, tokens
-from auth.keys import KeyFetchError, PublicKeys, Response, cache_seconds, parse_certificates
+from auth.keys import KeyFetchError, PublicKeys, Response, parse_certificates
 from core.errors import AuthUnavailable, InvalidToken
+from core.key_fetch import freshness, http_fetch
 from tests.unit import tokenforge as forge
 from tests.unit.conftest import key_store
 from tests.unit.tokenforge import CertServer
@@ -68,8 +70,11 @@ class FakeClock:
 
 
 def ok(body: bytes | None = None, cache_control: str = CACHE_CONTROL, age: str = "") -> Response:
+    """A 200 with these headers, read as the real transport reads them."""
     return Response(
-        200, certificates(forge.signing_key()) if body is None else body, cache_control, age
+        200,
+        certificates(forge.signing_key()) if body is None else body,
+        freshness(cache_control, age),
     )
 
 
@@ -112,38 +117,48 @@ def test_age_header_shortens_the_lifetime() -> None:
 
 
 @pytest.mark.parametrize(
-    ("cache_control", "age", "seconds"),
+    ("fresh_for", "default", "seconds"),
     [
-        (CACHE_CONTROL, "", 3600),
-        ("max-age=60", "", 60),
-        ("public,max-age=19845,must-revalidate", "45", 19800),
-        ("MAX-AGE=10", "", 10),
-        ("max-age=10", "20", 0),
-        ("max-age=10", "junk", 10),
-        ("public", "", 0),
-        ("", "", 0),
-        ("no-store, max-age=600", "", 0),
-        ("max-age=600, no-cache", "", 0),
-        ("s-maxage=600", "", 0),
-        ("max-age=99999999", "", keys.MAX_CACHE_SECONDS),
+        (3600.0, 0.0, 3600),
+        (60.0, 600.0, 60),
+        (0.0, 600.0, 0),
+        (None, 0.0, 0),
+        (None, 600.0, 600),
+        (99999999.0, 0.0, keys.MAX_CACHE_SECONDS),
+        (None, 10 * keys.MAX_CACHE_SECONDS, keys.MAX_CACHE_SECONDS),
+        (-5.0, 600.0, 0),
     ],
     ids=[
-        "google_style",
-        "bare_max_age",
-        "age_subtracted",
-        "case_insensitive",
-        "older_than_max_age",
-        "malformed_age_ignored",
-        "no_max_age",
-        "no_header",
-        "no_store",
-        "no_cache",
-        "shared_cache_only",
+        "freshness_used",
+        "freshness_over_default",
+        "not_cacheable_over_default",
+        "no_lifetime_no_default_fetches_every_time",
+        "no_lifetime_takes_the_default",
         "capped",
+        "default_capped",
+        "negative_is_stale",
     ],
 )
-def test_cache_lifetime(cache_control: str, age: str, seconds: float) -> None:
-    assert cache_seconds(Response(200, b"", cache_control, age)) == seconds
+def test_a_response_is_used_for_its_freshness(
+    fresh_for: float | None, default: float, seconds: float
+) -> None:
+    body = certificates(forge.signing_key())
+    fetch, clock = ScriptedFetch([Response(200, body, fresh_for)]), FakeClock()
+    public_keys = PublicKeys(
+        "https://keys.test/x509",
+        timeout=5,
+        fetch=fetch,
+        monotonic=clock,
+        default_cache_seconds=default,
+    )
+    public_keys.get(KID)
+    if seconds:
+        clock.advance(seconds - 1)
+        public_keys.get(KID)
+        assert fetch.calls == 1, "fetched again before the freshness ran out"
+        clock.advance(1)
+    public_keys.get(KID)
+    assert fetch.calls == 2, "not fetched again once the freshness ran out"
 
 
 def test_without_max_age_every_lookup_fetches() -> None:
@@ -379,7 +394,7 @@ def _in_parallel(count: int, work: Callable[[], object]) -> list[object]:
 def test_many_threads_share_one_fetch(cert_server: CertServer) -> None:
     cert_server.reset()
     cert_server.set_delay(0.3)  # every thread arrives while the fetch is in flight
-    public_keys = PublicKeys(cert_server.url, timeout=5)
+    public_keys = PublicKeys(cert_server.url, timeout=5, fetch=http_fetch)
     results = _in_parallel(32, lambda: public_keys.get(KID))
     assert all(result is not None and not isinstance(result, Exception) for result in results)
     assert cert_server.request_count == 1
@@ -390,7 +405,7 @@ def test_many_threads_share_one_failure(cert_server: CertServer) -> None:
     cert_server.reset()
     cert_server.fail_with(503)
     cert_server.set_delay(0.3)
-    public_keys = PublicKeys(cert_server.url, timeout=5)
+    public_keys = PublicKeys(cert_server.url, timeout=5, fetch=http_fetch)
     results = _in_parallel(32, lambda: public_keys.get(KID))
     assert all(isinstance(result, KeyFetchError) for result in results)
     assert cert_server.request_count == 1
@@ -405,8 +420,8 @@ def test_a_store_takes_the_sdk_url_when_it_is_made(
     assert key_store(first).url == cert_server.url
     assert key_store(second).url == cert_server.url + "?second"
     # Made now, with the SDK's current URL; a new store each time (no registry behind it).
-    assert keys.for_app(first).url == cert_server.url + "?second"
-    assert keys.for_app(first) is not keys.for_app(first)
+    assert keys.for_app(first, fetch=http_fetch).url == cert_server.url + "?second"
+    assert keys.for_app(first, fetch=http_fetch) is not keys.for_app(first, fetch=http_fetch)
 
 
 # --- never at import -----------------------------------------------------------

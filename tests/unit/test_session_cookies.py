@@ -19,6 +19,7 @@ from auth import session_cookies, tokens
 from auth.identity import Authenticator
 from auth.revocation import RevocationChecker
 from core.errors import InternalError, InvalidToken
+from core.key_fetch import http_fetch
 from tests.entry_points import serving
 from tests.unit import tokenforge as forge
 from tests.unit.test_tokens_production import SETTINGS, FakeDirectory, assert_not_logged, user
@@ -89,7 +90,10 @@ def test_the_same_strings_as_bearer_tokens_are_invalid(
     """The reference: what the cookie path must match."""
     with pytest.raises(InvalidToken):
         tokens.verify_id_token(
-            cookie, app=app, clock_skew_seconds=SKEW, keys=keys_module.for_app(app)
+            cookie,
+            app=app,
+            clock_skew_seconds=SKEW,
+            keys=keys_module.for_app(app, fetch=http_fetch),
         )
 
 
@@ -133,7 +137,9 @@ def backend(app: firebase_admin.App) -> Flask:
     directory (no emulator, no Firestore)."""
     directory = FakeDirectory(user())
     revocation = RevocationChecker(directory, max_age_seconds=60, max_entries=100)
-    authenticator = Authenticator(SETTINGS, app, directory, revocation)
+    authenticator = Authenticator(
+        SETTINGS, app, directory, revocation, keys=keys_module.for_app(app, fetch=http_fetch)
+    )
     container = build_container(
         SETTINGS,
         firebase_app=app,

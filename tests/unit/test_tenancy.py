@@ -234,7 +234,13 @@ def test_tenants_need_a_tenant_revocation(production_app: firebase_admin.App) ->
     settings = Settings(project_id=forge.PROJECT_ID, tenants=TENANTS)
     directory = RealmDirectory(None)
     with pytest.raises(ValueError, match="tenant_revocation"):
-        Authenticator(settings, production_app, directory, checker(directory))
+        Authenticator(
+            settings,
+            production_app,
+            directory,
+            checker(directory),
+            keys=key_store(production_app),
+        )
 
 
 # --- where a tenant's documents and records live ---------------------------------------
