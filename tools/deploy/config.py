@@ -5,6 +5,11 @@ problem at once (``path: expected X, got Y``), so a bad config never reaches
 ``gcloud``: unknown keys, missing or extra functions, memory/CPU/concurrency
 combinations Cloud Functions gen2 refuses, settings ``core.settings`` would
 refuse at start-up, and settings that must never be deployed (the emulator hosts).
+
+The file's schema is a set of pydantic models (strict: TOML types as written, no
+unknown keys); ``_problems`` turns pydantic's errors into those lines. Rules that
+combine a function with the file's globals (the project, the global env, what the
+backend would refuse at start-up) run once the file's shape is valid.
 """
 
 from __future__ import annotations
@@ -12,10 +17,24 @@ from __future__ import annotations
 import math
 import re
 import tomllib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Self
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    ValidationError,
+    create_model,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from core.settings import IDENTITY_FUNCTION, Settings
 from core.settings import ConfigError as SettingsError
@@ -88,21 +107,9 @@ MEMORY_RANGE_BY_CPU = {
     8: (4 * 1024, 32 * 1024),
 }
 
-_TOP_KEYS = ("project", "region", "service_account_prefix", "env", "secrets", "functions")
-_FUNCTION_KEYS = (
-    "memory",
-    "cpu",
-    "timeout_seconds",
-    "min_instances",
-    "max_instances",
-    "concurrency",
-    "env",
-    "secrets",
-)
 _PROJECT_ID = re.compile(r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$")
 _REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 _MEMORY = re.compile(r"^([1-9][0-9]*)(Mi|Gi)$")
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _SECRET_REF = re.compile(r"^(?P<name>[A-Za-z0-9_-]{1,255})(?::(?P<version>latest|[1-9][0-9]*))?$")
 _ACCOUNT_ID = re.compile(r"^[a-z](?:[-a-z0-9]{4,28}[a-z0-9])$")
 
@@ -143,7 +150,7 @@ class FunctionConfig:
 
     @property
     def memory_mib(self) -> int:
-        return _memory_mib(self.memory) or 0
+        return _memory_mib(self.memory)
 
 
 @dataclass(frozen=True)
@@ -186,147 +193,12 @@ def parse(
     data: Mapping[str, Any], function_names: Iterable[str], *, source: str = "config"
 ) -> DeployConfig:
     """Check parsed TOML (see ``load``). Raises: DeployConfigError."""
-    problems: list[str] = []
-    _unknown_keys(data, _TOP_KEYS, "", problems)
-
-    project = _string(data, "project", "", problems)
-    if project is not None:
-        if not _PROJECT_ID.match(project):
-            problems.append(
-                f"project: expected a Google Cloud project id (6-30 characters of a-z, 0-9 "
-                f"and -), got {project!r}"
-            )
-        elif project.startswith("demo-"):
-            problems.append(
-                f"project: {project!r} is a demo- project, which exists only in the emulators"
-            )
-    region = _string(data, "region", "", problems)
-    if region is not None and not _REGION.match(region):
-        problems.append(f"region: expected a region like europe-west1, got {region!r}")
-    prefix = data.get("service_account_prefix", "backend-")
-    if not isinstance(prefix, str):
-        problems.append(f"service_account_prefix: expected a string, got {_kind(prefix)}")
-        prefix = "backend-"
-
-    common_env = _env_table(data.get("env", {}), "env", problems)
-    common_secrets = _secret_table(data.get("secrets", {}), "secrets", problems)
-
-    names = tuple(function_names)
-    raw_functions = data.get("functions")
-    if not isinstance(raw_functions, Mapping):
-        problems.append(f"functions: expected a table per function, got {_kind(raw_functions)}")
-        raw_functions = {}
-    for name in raw_functions:
-        if name not in names:
-            problems.append(
-                f"functions.{name}: no such function (expected one of: {', '.join(names)})"
-            )
-    functions: dict[str, FunctionConfig] = {}
-    for name in names:
-        if name not in raw_functions:
-            problems.append(f"functions.{name}: missing (every function needs its settings)")
-            continue
-        account_id = f"{prefix}{name}"
-        if not _ACCOUNT_ID.match(account_id):
-            problems.append(
-                f"service_account_prefix: the service account id {account_id!r} is invalid "
-                "(expected 6-30 characters of a-z, 0-9 and -, starting with a letter)"
-            )
-        function = _function(
-            name,
-            raw_functions[name],
-            common_env,
-            common_secrets,
-            project or "",
-            region or "",
-            problems,
-        )
-        if function is not None:
-            functions[name] = function
-
-    if problems:
-        raise DeployConfigError(source, problems)
-    assert project is not None
-    assert region is not None
-    return DeployConfig(
-        project=project, region=region, service_account_prefix=prefix, functions=functions
-    )
-
-
-def _function(
-    name: str,
-    raw: Any,
-    common_env: Mapping[str, str],
-    common_secrets: Mapping[str, SecretRef],
-    project: str,
-    region: str,
-    problems: list[str],
-) -> FunctionConfig | None:
-    where = f"functions.{name}"
-    if not isinstance(raw, Mapping):
-        problems.append(f"{where}: expected a table, got {_kind(raw)}")
-        return None
-    before = len(problems)
-    _unknown_keys(raw, _FUNCTION_KEYS, where + ".", problems)
-
-    memory = _string(raw, "memory", where + ".", problems)
-    memory_mib = _memory_mib(memory) if memory is not None else None
-    if memory is not None and memory_mib is None:
-        problems.append(
-            f"{where}.memory: expected a size like 256Mi or 1Gi (Mi or Gi), got {memory!r}"
-        )
-    elif memory_mib is not None and not MIN_MEMORY_MIB <= memory_mib <= MAX_MEMORY_MIB:
-        problems.append(
-            f"{where}.memory: expected {_size(MIN_MEMORY_MIB)} to {_size(MAX_MEMORY_MIB)}, "
-            f"got {memory}"
-        )
-        memory_mib = None
-    cpu = _number(raw, "cpu", where + ".", problems)
-    timeout = _integer(raw, "timeout_seconds", where + ".", problems, 1, MAX_TIMEOUT_SECONDS)
-    min_instances = _integer(raw, "min_instances", where + ".", problems, 0, 1000)
-    max_instances = _integer(raw, "max_instances", where + ".", problems, 1, 10_000)
-    concurrency = _integer(raw, "concurrency", where + ".", problems, 1, MAX_CONCURRENCY)
-
-    if min_instances is not None and max_instances is not None and min_instances > max_instances:
-        problems.append(
-            f"{where}: expected min_instances <= max_instances, got {min_instances} > "
-            f"{max_instances}"
-        )
-    if cpu is not None:
-        _check_cpu(where, cpu, memory_mib, concurrency, problems)
-
-    env = {**common_env, **_env_table(raw.get("env", {}), where + ".env", problems)}
-    secrets = {
-        **common_secrets,
-        **_secret_table(raw.get("secrets", {}), where + ".secrets", problems),
-    }
-    for both in sorted(env.keys() & secrets.keys()):
-        problems.append(f"{where}: {both} is set both as an env var and as a secret")
-    if name == IDENTITY_FUNCTION and "IDENTITY_FUNCTION_URLS" not in {*env, *secrets}:
-        # The URL Identity Platform is told to call, hence the aud of its tokens.
-        env["IDENTITY_FUNCTION_URLS"] = identity_function_url(project, region)
-
-    if project and len(problems) == before:
-        _check_settings(where, name, project, env, secrets, timeout, problems)
-    if len(problems) > before:
-        return None
-    assert memory is not None
-    assert cpu is not None
-    assert timeout is not None
-    assert min_instances is not None
-    assert max_instances is not None
-    assert concurrency is not None
-    return FunctionConfig(
-        name=name,
-        memory=memory,
-        cpu=cpu,
-        timeout_seconds=timeout,
-        min_instances=min_instances,
-        max_instances=max_instances,
-        concurrency=concurrency,
-        env=dict(sorted(env.items())),
-        secrets=dict(sorted(secrets.items())),
-    )
+    schema = _file_schema(tuple(function_names))
+    try:
+        file = schema.model_validate(data)
+    except ValidationError as error:
+        raise DeployConfigError(source, _problems(error, schema)) from None
+    return file.deployment()
 
 
 def identity_function_url(project: str, region: str) -> str:
@@ -335,212 +207,348 @@ def identity_function_url(project: str, region: str) -> str:
     return f"https://{region}-{project}.cloudfunctions.net/{IDENTITY_FUNCTION}"
 
 
-def _check_cpu(
-    where: str, cpu: float, memory_mib: int | None, concurrency: int | None, problems: list[str]
-) -> None:
-    if cpu < 1:
-        if cpu < MIN_FRACTIONAL_CPU:
-            problems.append(f"{where}.cpu: expected at least {MIN_FRACTIONAL_CPU}, got {cpu}")
-            return
-        if concurrency is not None and concurrency > 1:
-            problems.append(
-                f"{where}: concurrency > 1 requires cpu >= 1, got concurrency {concurrency} "
-                f"with cpu {cpu}"
-            )
-        if memory_mib is not None and memory_mib > 1024:
-            problems.append(f"{where}: memory above 1Gi requires cpu >= 1, got cpu {cpu}")
-        elif memory_mib is not None and memory_mib > 512 and cpu < 0.5:
-            problems.append(f"{where}: memory above 512Mi requires cpu >= 0.5, got cpu {cpu}")
-        return
-    if not (cpu.is_integer() and int(cpu) in WHOLE_CPUS):
-        problems.append(
-            f"{where}.cpu: expected a fraction below 1 or one of "
-            f"{', '.join(map(str, WHOLE_CPUS))}, got {cpu}"
+# --- the file's schema ---------------------------------------------------------------
+
+
+class _Problems(ValueError):
+    """Every problem one validator found, each at a location below the validator's own
+    (pydantic keeps the raised exception in the error's ``ctx``)."""
+
+    def __init__(self, problems: Sequence[tuple[tuple[str, ...], str]]) -> None:
+        super().__init__("; ".join(text for _, text in problems))
+        self.problems = tuple(problems)
+
+
+def _check(problems: Sequence[tuple[tuple[str, ...], str]]) -> None:
+    if problems:
+        raise _Problems(problems)
+
+
+def _not_demo(project: str) -> str:
+    if project.startswith("demo-"):
+        raise ValueError(f"{project!r} is a demo- project, which exists only in the emulators")
+    return project
+
+
+def _memory_in_range(memory: str) -> str:
+    if not MIN_MEMORY_MIB <= _memory_mib(memory) <= MAX_MEMORY_MIB:
+        raise ValueError(
+            f"expected {_size(MIN_MEMORY_MIB)} to {_size(MAX_MEMORY_MIB)}, got {memory}"
         )
-        return
-    low, high = MEMORY_RANGE_BY_CPU[int(cpu)]
-    if memory_mib is not None and not low <= memory_mib <= high:
-        problems.append(
-            f"{where}: cpu {int(cpu)} allows memory {_size(low)} to {_size(high)}, "
-            f"got {_size(memory_mib)}"
+    return memory
+
+
+def _whole_cpus(cpu: float) -> float:
+    if cpu >= 1 and not (cpu.is_integer() and int(cpu) in WHOLE_CPUS):
+        raise ValueError(
+            f"expected a fraction below 1 or one of {', '.join(map(str, WHOLE_CPUS))}, got {cpu}"
         )
+    return cpu
 
 
-def _check_settings(
-    where: str,
-    name: str,
-    project: str,
-    env: Mapping[str, str],
-    secrets: Mapping[str, SecretRef],
-    timeout: int | None,
-    problems: list[str],
-) -> None:
-    """Run the env through the backend's own settings parser, as the instance will."""
-    deployed_env = {
-        **env,
-        "FIREBASE_PROJECT_ID": project,
-        "K_SERVICE": name,
-        "FUNCTION_TARGET": name,
-    }
-    try:
-        settings = Settings.from_env(deployed_env)
-    except SettingsError as error:
-        problems.append(f"{where}: the function would refuse to start: {error}")
-        return
-    if timeout is None:
-        return
-    for variable, seconds in (
-        ("AUTH_TIMEOUT_SECONDS", settings.auth_timeout_seconds),
-        ("FIRESTORE_TIMEOUT_SECONDS", settings.firestore_timeout_seconds),
-    ):
-        if variable not in secrets and seconds >= timeout:
-            problems.append(
-                f"{where}: expected timeout_seconds above {variable} ({seconds:g}), got {timeout}"
-            )
-
-
-def _env_table(raw: Any, where: str, problems: list[str]) -> dict[str, str]:
-    if not isinstance(raw, Mapping):
-        problems.append(f"{where}: expected a table of settings, got {_kind(raw)}")
-        return {}
-    env: dict[str, str] = {}
-    for key, value in raw.items():
-        if not _settable(key, f"{where}.{key}", problems):
-            continue
-        text = _env_value(value)
-        if text is None:
-            problems.append(
-                f"{where}.{key}: expected a string, number, boolean or list of strings, "
-                f"got {_kind(value)}"
-            )
-            continue
-        env[key] = text
-    return env
-
-
-def _secret_table(raw: Any, where: str, problems: list[str]) -> dict[str, SecretRef]:
-    if not isinstance(raw, Mapping):
-        problems.append(f'{where}: expected a table of SETTING = "secret[:version]"')
-        return {}
-    secrets: dict[str, SecretRef] = {}
-    for key, value in raw.items():
-        if not _settable(key, f"{where}.{key}", problems):
-            continue
-        match = _SECRET_REF.match(value) if isinstance(value, str) else None
-        if match is None:
-            problems.append(
-                f'{where}.{key}: expected "secret-name" or "secret-name:version" '
-                f"(version: latest or a number), got {value!r}"
-            )
-            continue
-        secrets[key] = SecretRef(match["name"], match["version"] or "latest")
-    return secrets
-
-
-def _settable(key: str, where: str, problems: list[str]) -> bool:
+def _settable(key: str) -> str:
+    """An env var or secret name a deployment may set; otherwise why not."""
     if key == "APP_CHECK_JWKS_URL":
-        problems.append(
-            f"{where}: refusing to deploy {key}: App Check would trust keys other than "
-            "Google's; it is for local tests only"
+        raise ValueError(
+            f"refusing to deploy {key}: App Check would trust keys other than Google's; "
+            "it is for local tests only"
         )
-    elif key in FORBIDDEN or key.endswith("_EMULATOR_HOST"):
-        problems.append(
-            f"{where}: refusing to deploy {key}: it points firebase-admin at an emulator "
+    if key in FORBIDDEN or key.endswith("_EMULATOR_HOST"):
+        raise ValueError(
+            f"refusing to deploy {key}: it points firebase-admin at an emulator "
             "(which accepts unsigned tokens); it is for local runs only"
         )
-    elif key in MANAGED:
-        problems.append(
-            f"{where}: {key} is set by the deploy (from `project` or `concurrency`); remove it"
+    if key in MANAGED:
+        raise ValueError(f"{key} is set by the deploy (from `project` or `concurrency`); remove it")
+    if key in PLATFORM or key.startswith("X_GOOGLE_"):
+        raise ValueError(f"{key} is reserved by Cloud Functions")
+    if key not in SETTINGS:
+        raise ValueError(
+            f"unknown setting (expected one of: {', '.join(SETTINGS)}; see core/settings.py)"
         )
-    elif key in PLATFORM or key.startswith("X_GOOGLE_"):
-        problems.append(f"{where}: {key} is reserved by Cloud Functions")
-    elif not _ENV_NAME.match(key) or key not in SETTINGS:
-        problems.append(
-            f"{where}: unknown setting (expected one of: {', '.join(SETTINGS)}; "
-            "see core/settings.py)"
-        )
-    else:
-        return True
-    return False
+    return key
 
 
-def _env_value(value: Any) -> str | None:
+def _env_text(value: Any) -> str:
+    """A TOML value as an environment variable's text (a list of strings: comma-joined)."""
     # bool before int: bool is a subclass of int.
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, str):
-        return str(value)
+        return value
     if isinstance(value, int | float) and math.isfinite(value):
         return str(value)
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
         return ",".join(value)
-    return None
+    raise ValueError(f"expected a string, number, boolean or list of strings, got {_kind(value)}")
 
 
-def _unknown_keys(
-    table: Mapping[str, Any], known: tuple[str, ...], where: str, problems: list[str]
-) -> None:
-    for key in table:
-        if key not in known:
-            problems.append(f"{where}{key}: unknown key (expected one of: {', '.join(known)})")
+def _secret_ref(value: Any) -> SecretRef:
+    match = _SECRET_REF.match(value) if isinstance(value, str) else None
+    if match is None:
+        raise ValueError(
+            'expected "secret-name" or "secret-name:version" (version: latest or a number), '
+            f"got {value!r}"
+        )
+    return SecretRef(match["name"], match["version"] or "latest")
 
 
-def _string(table: Mapping[str, Any], key: str, where: str, problems: list[str]) -> str | None:
-    value = _typed(table, key, where, problems, "a string", lambda v: isinstance(v, str))
-    return None if value is None else str(value)
+_ProjectId = Annotated[
+    str,
+    Field(
+        pattern=_PROJECT_ID.pattern,
+        description="a Google Cloud project id (6-30 characters of a-z, 0-9 and -)",
+    ),
+    AfterValidator(_not_demo),
+]
+_Region = Annotated[str, Field(pattern=_REGION.pattern, description="a region like europe-west1")]
+_Memory = Annotated[
+    str,
+    Field(pattern=_MEMORY.pattern, description="a size like 256Mi or 1Gi (Mi or Gi)"),
+    AfterValidator(_memory_in_range),
+]
+_Cpu = Annotated[
+    float, Field(ge=MIN_FRACTIONAL_CPU, allow_inf_nan=False), AfterValidator(_whole_cpus)
+]
+_Setting = Annotated[str, AfterValidator(_settable)]
+_Env = dict[_Setting, Annotated[str, PlainValidator(_env_text)]]
+_Secrets = dict[_Setting, Annotated[SecretRef, PlainValidator(_secret_ref)]]
 
 
-def _number(table: Mapping[str, Any], key: str, where: str, problems: list[str]) -> float | None:
-    value = _typed(
-        table,
-        key,
-        where,
-        problems,
-        "a number",
-        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v),
-    )
-    return None if value is None else float(value)
+class _Table(BaseModel):
+    """A TOML table: its known keys only, each of the TOML type it must be (no "3" for 3)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
-def _integer(
-    table: Mapping[str, Any], key: str, where: str, problems: list[str], low: int, high: int
-) -> int | None:
-    value = _typed(
-        table,
-        key,
-        where,
-        problems,
-        "an integer",
-        lambda v: isinstance(v, int) and not isinstance(v, bool),
-    )
-    if value is not None and not low <= value <= high:
-        problems.append(f"{where}{key}: expected {low}..{high}, got {value}")
-        return None
-    return value  # type: ignore[no-any-return]
+class _Function(_Table):
+    memory: _Memory
+    cpu: _Cpu
+    timeout_seconds: Annotated[int, Field(ge=1, le=MAX_TIMEOUT_SECONDS)]
+    min_instances: Annotated[int, Field(ge=0, le=1000)]
+    max_instances: Annotated[int, Field(ge=1, le=10_000)]
+    concurrency: Annotated[int, Field(ge=1, le=MAX_CONCURRENCY)]
+    env: _Env = {}
+    secrets: _Secrets = {}
+
+    @model_validator(mode="after")
+    def _gen2_accepts(self) -> Self:
+        problems: list[str] = []
+        if self.min_instances > self.max_instances:
+            problems.append(
+                f"expected min_instances <= max_instances, got {self.min_instances} > "
+                f"{self.max_instances}"
+            )
+        problems += _cpu_problems(self.cpu, _memory_mib(self.memory), self.concurrency)
+        _check([((), problem) for problem in problems])
+        return self
 
 
-def _typed(
-    table: Mapping[str, Any],
-    key: str,
-    where: str,
-    problems: list[str],
-    expected: str,
-    check: Callable[[Any], bool],
-) -> Any:
-    if key not in table:
-        problems.append(f"{where}{key}: missing (expected {expected})")
-        return None
-    value = table[key]
-    if not check(value):
-        problems.append(f"{where}{key}: expected {expected}, got {_kind(value)} {value!r}")
-        return None
-    return value
+class _File(_Table):
+    project: _ProjectId
+    region: _Region
+    service_account_prefix: str = "backend-"
+    env: _Env = {}
+    secrets: _Secrets = {}
+    #: A table per function, of the deployment's functions (``_file_schema``).
+    functions: _Table
+
+    def deployment(self) -> DeployConfig:
+        """What the deploy runs: each function with the global env and secrets merged in."""
+        specs = type(self.functions).model_fields
+        return DeployConfig(
+            project=self.project,
+            region=self.region,
+            service_account_prefix=self.service_account_prefix,
+            functions={
+                specs[key].alias or key: self._function(specs[key].alias or key, spec)
+                for key, spec in self.functions
+            },
+        )
+
+    def _function(self, name: str, spec: _Function) -> FunctionConfig:
+        env = {**self.env, **spec.env}
+        secrets = {**self.secrets, **spec.secrets}
+        if name == IDENTITY_FUNCTION and "IDENTITY_FUNCTION_URLS" not in {*env, *secrets}:
+            # The URL Identity Platform is told to call, hence the aud of its tokens.
+            env["IDENTITY_FUNCTION_URLS"] = identity_function_url(self.project, self.region)
+        return FunctionConfig(
+            name=name,
+            **spec.model_dump(exclude={"env", "secrets"}),
+            env=dict(sorted(env.items())),
+            secrets=dict(sorted(secrets.items())),
+        )
+
+    @model_validator(mode="after")
+    def _deployable(self) -> Self:
+        """Each function as deployed: its account id, its env and secrets with the global
+        ones, and whether the backend would start with them."""
+        problems: list[tuple[tuple[str, ...], str]] = []
+        for name, function in self.deployment().functions.items():
+            account_id = f"{self.service_account_prefix}{name}"
+            if not _ACCOUNT_ID.match(account_id):
+                problems.append(
+                    (
+                        ("service_account_prefix",),
+                        f"the service account id {account_id!r} is invalid (expected 6-30 "
+                        "characters of a-z, 0-9 and -, starting with a letter)",
+                    )
+                )
+            own = [
+                f"{both} is set both as an env var and as a secret"
+                for both in sorted(function.env.keys() & function.secrets.keys())
+            ]
+            if not own:
+                own = _start_up_problems(self.project, function)
+            problems += [(("functions", name), text) for text in own]
+        _check(problems)
+        return self
 
 
-def _memory_mib(memory: str) -> int | None:
+@cache
+def _file_schema(names: tuple[str, ...]) -> type[_File]:
+    """The file's schema for these functions: a table for each of them, and no other.
+    Keyed by alias, so that a function may have any name."""
+    tables: dict[str, Any] = {
+        f"f{i}": (_Function, Field(alias=name)) for i, name in enumerate(names)
+    }
+    functions = create_model("Functions", __base__=_Table, **tables)
+    return create_model("File", __base__=_File, functions=(functions, ...))
+
+
+def _cpu_problems(cpu: float, memory_mib: int, concurrency: int) -> list[str]:
+    if cpu >= 1:
+        low, high = MEMORY_RANGE_BY_CPU[int(cpu)]
+        if low <= memory_mib <= high:
+            return []
+        return [
+            f"cpu {int(cpu)} allows memory {_size(low)} to {_size(high)}, got {_size(memory_mib)}"
+        ]
+    problems = []
+    if concurrency > 1:
+        problems.append(
+            f"concurrency > 1 requires cpu >= 1, got concurrency {concurrency} with cpu {cpu}"
+        )
+    if memory_mib > 1024:
+        problems.append(f"memory above 1Gi requires cpu >= 1, got cpu {cpu}")
+    elif memory_mib > 512 and cpu < 0.5:
+        problems.append(f"memory above 512Mi requires cpu >= 0.5, got cpu {cpu}")
+    return problems
+
+
+def _start_up_problems(project: str, function: FunctionConfig) -> list[str]:
+    """Run the env through the backend's own settings parser, as the instance will."""
+    deployed_env = {
+        **function.env,
+        "FIREBASE_PROJECT_ID": project,
+        "K_SERVICE": function.name,
+        "FUNCTION_TARGET": function.name,
+    }
+    try:
+        settings = Settings.from_env(deployed_env)
+    except SettingsError as error:
+        return [f"the function would refuse to start: {error}"]
+    return [
+        f"expected timeout_seconds above {variable} ({seconds:g}), got {function.timeout_seconds}"
+        for variable, seconds in (
+            ("AUTH_TIMEOUT_SECONDS", settings.auth_timeout_seconds),
+            ("FIRESTORE_TIMEOUT_SECONDS", settings.firestore_timeout_seconds),
+        )
+        if variable not in function.secrets and seconds >= function.timeout_seconds
+    ]
+
+
+# --- pydantic's errors as `path: expected X, got Y` -----------------------------------
+
+_EXPECTED_BY_ERROR = {
+    "string_type": "a string",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "finite_number": "a number",
+    "dict_type": "a table",
+    "model_type": "a table",
+}
+_EXPECTED_BY_TYPE: dict[Any, str] = {str: "a string", int: "an integer", float: "a number"}
+
+
+def _problems(error: ValidationError, schema: type[BaseModel]) -> list[str]:
+    return [
+        f"{'.'.join(loc)}: {text}" if loc else text
+        for details in error.errors(include_url=False)
+        for loc, text in _explain(details, schema)
+    ]
+
+
+def _explain(
+    details: ErrorDetails, schema: type[BaseModel]
+) -> Iterator[tuple[tuple[str, ...], str]]:
+    # A dict key's errors are located at (..., key, "[key]").
+    loc = tuple(str(part) for part in details["loc"] if part != "[key]")
+    kind, value = details["type"], details["input"]
+    reason = details.get("ctx", {}).get("error")
+    if isinstance(reason, _Problems):
+        for below, text in reason.problems:
+            yield loc + below, text
+        return
+    siblings = _fields_at(schema, loc[:-1])
+    spec = siblings.get(loc[-1]) if loc else None
+    is_function = loc[:1] == ("functions",) and len(loc) == 2
+    if kind == "value_error":
+        text = str(reason)
+    elif kind == "missing" and is_function:
+        text = "missing (every function needs its settings)"
+    elif kind == "missing" and spec is not None:
+        text = f"missing (expected {spec.description or _expected(spec)})"
+    elif kind == "extra_forbidden":
+        known = ", ".join(siblings)
+        unknown = "no such function" if is_function else "unknown key"
+        text = f"{unknown} (expected one of: {known})"
+    elif kind in {"greater_than_equal", "less_than_equal"} and spec is not None:
+        text = f"expected {_bounds(spec)}, got {value}"
+    elif kind == "string_pattern_mismatch" and spec is not None:
+        text = f"expected {spec.description}, got {value!r}"
+    elif kind in _EXPECTED_BY_ERROR:
+        text = f"expected {_EXPECTED_BY_ERROR[kind]}, got {_kind(value)} {value!r}"
+    else:
+        text = f"{details['msg']}, got {value!r}"
+    yield loc, text
+
+
+def _fields_at(schema: type[BaseModel], loc: tuple[str, ...]) -> dict[str, FieldInfo]:
+    """The fields (by key in the file) of the table at ``loc``; none if it is no table."""
+    table: Any = schema
+    for key in loc:
+        if not (isinstance(table, type) and issubclass(table, BaseModel)):
+            return {}
+        spec = _fields_at(table, ()).get(key)
+        table = spec.annotation if spec is not None else None
+    if not (isinstance(table, type) and issubclass(table, BaseModel)):
+        return {}
+    return {spec.alias or name: spec for name, spec in table.model_fields.items()}
+
+
+def _expected(spec: FieldInfo) -> str:
+    if isinstance(spec.annotation, type) and issubclass(spec.annotation, BaseModel):
+        return "a table"
+    return _EXPECTED_BY_TYPE.get(spec.annotation, "a value")
+
+
+def _bounds(spec: FieldInfo) -> str:
+    bounds = {
+        name: getattr(rule, name)
+        for rule in spec.metadata
+        for name in ("ge", "le")
+        if hasattr(rule, name)
+    }
+    if "ge" in bounds and "le" in bounds:
+        return f"{bounds['ge']}..{bounds['le']}"
+    return f"at least {bounds['ge']}" if "ge" in bounds else f"at most {bounds['le']}"
+
+
+def _memory_mib(memory: str) -> int:
     match = _MEMORY.match(memory)
     if match is None:
-        return None
+        raise ValueError(f"not a memory size: {memory!r}")
     amount, unit = int(match[1]), match[2]
     return amount * 1024 if unit == "Gi" else amount
 
