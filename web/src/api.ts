@@ -76,6 +76,8 @@ export interface Me {
   roles: string[];
   signInProvider: string | null;
   authTime: number | null;
+  /** The Identity Platform tenant of the account; null for project-level users (absent from older backends). */
+  tenant?: string | null;
 }
 
 export interface AdminUser {
@@ -301,6 +303,12 @@ export function describeApiError(error: ApiError, subject: Subject = 'project'):
       case 400:
         if (error.code === 'unknown_user') return 'There is no user with that id.';
         if (error.code === 'assignee_not_member') return 'Tasks can be assigned only to members of the project.';
+        if (error.code === 'tenant_session_unsupported') {
+          return (
+            'Cookie sessions are not available to this account, which belongs to an organisation ' +
+            '(an Identity Platform tenant), so you were not signed in. Choose "Bearer token" under Session and sign in again.'
+          );
+        }
         if (fields.length) return `Please check the form: ${fields.join('; ')}.`;
         return 'The request was not accepted.';
       case 401:
@@ -313,6 +321,9 @@ export function describeApiError(error: ApiError, subject: Subject = 'project'):
             'refused it. You are still signed in: reload the page and try again. If this persists, ' +
             'App Check is not set up for this app (see web/README.md).'
           );
+        }
+        if (error.code === 'tenant_not_allowed') {
+          return "This server does not accept accounts of your account's organisation (its Identity Platform tenant, or none). Sign in with an account of an organisation it serves.";
         }
         if (error.code === 'app_check_replayed') {
           return 'This request reused a one-time App Check token, so the server refused it. You are still signed in: try again.';

@@ -1,5 +1,6 @@
 // The app's settings, fixed at build time from Vite env variables (see web/.env.example),
-// and the session mode, which the page's URL (`?mode=cookie`) may override.
+// and the session mode, which the page's URL (`?mode=cookie`) may override (not in a
+// tenant build: cookie sessions exist for project-level users only).
 
 /**
  * How the app proves who it is to the API:
@@ -40,7 +41,22 @@ export interface AppConfig {
   appId: string | undefined;
   /** App Check, or null when this build does not use it (`VITE_APP_CHECK_PROVIDER` empty). */
   appCheck: AppCheckConfig | null;
+  /**
+   * The Identity Platform tenant users sign in to (`VITE_TENANT_ID`), or null for the
+   * project-level users. A tenant build always uses bearer mode.
+   */
+  tenantId: string | null;
 }
+
+/**
+ * An Identity Platform tenant ID as the backend accepts one (core/fields.py TENANT_ID):
+ * letters, digits and '-', not starting with '-', at most 64 characters.
+ */
+export const TENANT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/;
+
+/** Why a tenant build cannot use cookie mode, for build problems and page messages. */
+export const TENANT_COOKIE_UNSUPPORTED =
+  'Firebase session cookies exist for project-level users only, so tenant accounts use bearer mode';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -71,6 +87,16 @@ export function loadConfig(env: ImportMetaEnv = import.meta.env): AppConfig {
   if (!isSessionMode(sessionMode)) {
     problems.push(`VITE_SESSION_MODE must be bearer or cookie, got "${sessionMode}"`);
   }
+  const tenantId = read('VITE_TENANT_ID') || null;
+  if (tenantId !== null && !TENANT_ID_PATTERN.test(tenantId)) {
+    problems.push(
+      `VITE_TENANT_ID must be an Identity Platform tenant ID (letters, digits and '-', not starting with '-', ` +
+        `at most 64 characters), got "${tenantId}"`,
+    );
+  }
+  if (tenantId !== null && sessionMode === 'cookie') {
+    problems.push(`VITE_SESSION_MODE=cookie cannot be used with VITE_TENANT_ID: ${TENANT_COOKIE_UNSUPPORTED} (leave VITE_SESSION_MODE empty or bearer)`);
+  }
   const appId = read('VITE_FIREBASE_APP_ID') || undefined;
   const appCheck = appCheckConfig(read, appId, problems);
   if (problems.length) throw new ConfigError(problems);
@@ -83,6 +109,7 @@ export function loadConfig(env: ImportMetaEnv = import.meta.env): AppConfig {
     sessionMode: sessionMode as SessionMode,
     appId,
     appCheck,
+    tenantId,
   };
 }
 
@@ -106,10 +133,21 @@ function appCheckConfig(read: (name: string) => string, appId: string | undefine
   return null;
 }
 
-/** The mode this page starts in: `?mode=bearer|cookie` in the URL, else the build's default. */
-export function initialSessionMode(config: AppConfig, search: string = location.search): SessionMode {
+/**
+ * The mode this page starts in: `?mode=bearer|cookie` in the URL, else the build's
+ * default. A tenant build stays in bearer mode; `refused` then says that the URL asked
+ * for cookie mode in vain.
+ */
+export function initialSessionMode(config: AppConfig, search: string = location.search): { mode: SessionMode; refused: boolean } {
   const asked = new URLSearchParams(search).get('mode');
-  return isSessionMode(asked) ? asked : config.sessionMode;
+  if (!isSessionMode(asked)) return { mode: config.sessionMode, refused: false };
+  if (!sessionModeAllowed(config, asked)) return { mode: 'bearer', refused: true };
+  return { mode: asked, refused: false };
+}
+
+/** Whether this build may use `mode`: a tenant build only bearer. */
+export function sessionModeAllowed(config: AppConfig, mode: SessionMode): boolean {
+  return mode === 'bearer' || config.tenantId === null;
 }
 
 /** Puts the mode in the URL (`?mode=`), so that a reload keeps it; nothing else is stored. */

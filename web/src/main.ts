@@ -38,6 +38,7 @@ function main(): void {
   footer.replaceChildren(
     h('span', {}, config.authEmulator ? `Auth emulator ${config.authEmulator}` : `Firebase project ${config.projectId}`),
     h('span', {}, `API ${config.apiBase || location.origin}`),
+    ...(config.tenantId === null ? [] : [h('span', {}, `Tenant ${config.tenantId}`)]),
   );
 
   // The view is rebuilt only when what it depends on changes (user, what their roles
@@ -128,6 +129,7 @@ function header(ctx: Ctx): Node[] {
         'small',
         { class: 'muted' },
         h('span', { title: 'Your user id: others share projects with you by it' }, `uid ${session.user.uid}`),
+        me?.tenant ? h('span', { 'data-testid': 'tenant', title: 'Your organisation: the Identity Platform tenant of your account' }, ` · tenant ${me.tenant}`) : null,
         expires ? ` · ${expires}` : null,
       ),
     ),

@@ -20,6 +20,11 @@
 //     verified, since the token was minted): once per token that was marked, never
 //     while such a renewal is running (its own GET /me may be marked too), so a
 //     server that keeps marking cannot start a loop.
+//
+// A tenant build (`VITE_TENANT_ID`) sets `auth.tenantId` before anything signs in, so
+// every sign-in goes to that Identity Platform tenant (a project-level account is then
+// "not found"); it stays in bearer mode, since session cookies are for project-level
+// users only.
 
 import { FirebaseError, initializeApp } from 'firebase/app';
 import {
@@ -43,7 +48,14 @@ import {
 
 import { Api, APP_CHECK_CODES, ApiError, describeApiError, type Me, type TokenSource } from './api';
 import { startAppCheck } from './appcheck';
-import { initialSessionMode, rememberSessionMode, type AppConfig, type SessionMode } from './config';
+import {
+  initialSessionMode,
+  rememberSessionMode,
+  sessionModeAllowed,
+  TENANT_COOKIE_UNSUPPORTED,
+  type AppConfig,
+  type SessionMode,
+} from './config';
 import { showMessage } from './flash';
 import { askFor } from './prompt';
 
@@ -112,13 +124,20 @@ export class Session implements TokenSource {
       appId: config.appId,
     });
     this.auth = initializeAuth(app, { persistence: inMemoryPersistence });
+    // Before any sign-in: the tenant whose users this build signs in (null: project-level).
+    this.auth.tenantId = config.tenantId;
     if (config.authEmulator) {
       // Our own banner says "Auth emulator"; the SDK's would cover the page's bottom.
       connectAuthEmulator(this.auth, `http://${config.authEmulator}`, { disableWarnings: true });
       // The emulator sends no SMS and checks no reCAPTCHA: the SDK then needs none either.
       this.auth.settings.appVerificationDisabledForTesting = true;
     }
-    this.currentMode = initialSessionMode(config);
+    const initial = initialSessionMode(config);
+    this.currentMode = initial.mode;
+    if (initial.refused) {
+      rememberSessionMode(initial.mode); // a reload does not ask again
+      showMessage('info', `Cookie mode (?mode=cookie) is not available here: ${TENANT_COOKIE_UNSUPPORTED}. Using bearer mode.`);
+    }
     this.api = new Api(config.apiBase, this, startAppCheck(app, config.appCheck));
   }
 
@@ -129,6 +148,7 @@ export class Session implements TokenSource {
   /** Chooses the mode for the next sign-in (kept in the URL as `?mode=`, nowhere else). */
   setMode(mode: SessionMode): void {
     if (this.auth.currentUser || this.cookieSignIn || mode === this.currentMode) return;
+    if (!sessionModeAllowed(this.config, mode)) return;
     this.currentMode = mode;
     rememberSessionMode(mode);
     this.emit();
@@ -455,7 +475,11 @@ export function describeAuthError(error: FirebaseError, config: AppConfig): stri
     case 'auth/invalid-login-credentials':
     case 'auth/wrong-password':
     case 'auth/user-not-found':
-      return 'Wrong email or password.';
+      return config.tenantId === null
+        ? 'Wrong email or password.'
+        : `Wrong email or password. This page signs in accounts of the organisation "${config.tenantId}" only (an Identity Platform tenant).`;
+    case 'auth/tenant-id-mismatch':
+      return `This account does not belong to the organisation "${config.tenantId ?? ''}" this page signs in to.`;
     case 'auth/invalid-verification-code':
       return 'Wrong code.';
     case 'auth/code-expired':

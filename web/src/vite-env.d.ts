@@ -7,6 +7,7 @@ interface ImportMetaEnv {
   readonly VITE_AUTH_EMULATOR?: string;
   readonly VITE_API_BASE?: string;
   readonly VITE_SESSION_MODE?: string;
+  readonly VITE_TENANT_ID?: string;
   readonly VITE_FIREBASE_APP_ID?: string;
   readonly VITE_APP_CHECK_PROVIDER?: string;
   readonly VITE_APP_CHECK_SITE_KEY?: string;

@@ -1,5 +1,5 @@
 import { clearMessage } from '../flash';
-import { probablySameSite, type SessionMode } from '../config';
+import { probablySameSite, TENANT_COOKIE_UNSUPPORTED, type SessionMode } from '../config';
 import type { Ctx } from '../context';
 import { busy, field, h } from '../dom';
 
@@ -24,15 +24,28 @@ export function signInView(ctx: Ctx): HTMLElement {
       },
     },
     h('h2', {}, 'Sign in'),
+    config.tenantId === null
+      ? null
+      : h('p', { class: 'muted', 'data-testid': 'tenant' }, `Accounts of the organisation "${config.tenantId}" (Identity Platform tenant).`),
     field('Email', email),
     field('Password', password),
-    sessionModeChoice(ctx),
+    config.tenantId === null ? sessionModeChoice(ctx) : tenantSessionNote(),
     submit,
     config.authEmulator
       ? h('p', { class: 'muted' }, 'Local run: the demo users and their passwords are printed by scripts/dev.')
       : null,
   );
   return form;
+}
+
+/** A tenant build has no choice: tenant accounts cannot have session cookies. */
+function tenantSessionNote(): HTMLElement {
+  return h(
+    'fieldset',
+    { class: 'session-mode' },
+    h('legend', {}, 'Session'),
+    h('div', {}, h('small', { class: 'muted' }, `Bearer token: every request carries your ID token, which this page keeps in memory. ${TENANT_COOKIE_UNSUPPORTED}.`)),
+  );
 }
 
 /** Bearer token or cookie session, for the next sign-in; kept in the URL (`?mode=`). */
