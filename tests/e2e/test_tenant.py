@@ -32,8 +32,7 @@ from tests.e2e.conftest import (
     serving,
     static_server,
 )
-from tests.integration.emulator import AuthEmulator, FirestoreEmulator
-from tests.integration.test_tenants import TenantUsers
+from tests.integration.emulator import AuthEmulator, FirestoreEmulator, TenantUsers
 
 #: What the sign-in form says when the tenant has no account for those credentials.
 WRONG_REALM = 'Wrong email or password. This page signs in accounts of the organisation "{}" only'

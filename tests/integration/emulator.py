@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import uuid
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -366,6 +367,91 @@ def _user_of(data: dict[str, Any]) -> EmulatorUser:
         id_token=data["idToken"],
         refresh_token=data["refreshToken"],
     )
+
+
+@dataclass(frozen=True)
+class TenantUsers:
+    """Users of the Auth emulator's tenants (its REST API, as client SDKs and the Admin
+    SDK call it)."""
+
+    auth: AuthEmulator
+    #: The password of every user made here.
+    password: str = "tenant-password-1"
+
+    def create_tenant(self) -> str:
+        response = requests.post(
+            f"{self._toolkit}/v2/projects/{self.auth.project_id}/tenants",
+            json={"displayName": "Tenant", "allowPasswordSignup": True},
+            headers=OWNER_HEADERS,
+            timeout=10,
+        )
+        response.raise_for_status()
+        return str(response.json()["tenantId"])
+
+    def make(self, tenant: str, *, roles: list[str] | None = None) -> EmulatorUser:
+        """A verified password user of ``tenant``, signed in (with ``roles`` if given)."""
+        email = f"user-{uuid.uuid4().hex[:12]}@example.com"
+        created = self._client_call("accounts:signUp", tenant, email)
+        attributes: dict[str, Any] = {"emailVerified": True}
+        if roles is not None:
+            attributes["customAttributes"] = json.dumps({"roles": roles})
+        self.update(tenant, created["localId"], **attributes)
+        return self.sign_in(tenant, email)
+
+    def sign_in(self, tenant: str, email: str) -> EmulatorUser:
+        data = self._client_call("accounts:signInWithPassword", tenant, email)
+        return EmulatorUser(
+            uid=data["localId"],
+            email=email,
+            password=self.password,
+            id_token=data["idToken"],
+            refresh_token=data["refreshToken"],
+        )
+
+    def update(self, tenant: str, uid: str, **fields: Any) -> None:
+        response = requests.post(
+            f"{self._tenant_url(tenant)}/accounts:update",
+            json={"localId": uid, **fields},
+            headers=OWNER_HEADERS,
+            timeout=10,
+        )
+        response.raise_for_status()
+
+    def get(self, tenant: str, uid: str) -> dict[str, Any]:
+        response = requests.post(
+            f"{self._tenant_url(tenant)}/accounts:lookup",
+            json={"localId": [uid]},
+            headers=OWNER_HEADERS,
+            timeout=10,
+        )
+        response.raise_for_status()
+        users: list[dict[str, Any]] = response.json()["users"]
+        return users[0]
+
+    def roles(self, tenant: str, uid: str) -> Any:
+        return json.loads(self.get(tenant, uid).get("customAttributes") or "{}").get("roles")
+
+    @property
+    def _toolkit(self) -> str:
+        return f"{self.auth.base_url}/identitytoolkit.googleapis.com"
+
+    def _tenant_url(self, tenant: str) -> str:
+        return f"{self._toolkit}/v1/projects/{self.auth.project_id}/tenants/{tenant}"
+
+    def _client_call(self, endpoint: str, tenant: str, email: str) -> dict[str, Any]:
+        response = requests.post(
+            f"{self._toolkit}/v1/{endpoint}?key={API_KEY}",
+            json={
+                "email": email,
+                "password": self.password,
+                "returnSecureToken": True,
+                "tenantId": tenant,
+            },
+            timeout=10,
+        )
+        response.raise_for_status()
+        data: dict[str, Any] = response.json()
+        return data
 
 
 class FirestoreEmulator:
