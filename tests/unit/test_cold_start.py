@@ -1,6 +1,8 @@
 """The ``me`` function's cold start stays near the floor of functions-framework +
-firebase-admin: serving it, and building every part of the container it uses, imports
-neither pydantic, grpc nor the Firestore client, and builds no Firestore client.
+firebase-admin: loading it, and building every part of the container it uses, imports
+neither pydantic, grpc nor the Firestore client, and builds no Firestore client (its
+first revocation check does, to read the user's recorded sign-outs: README, "Signing
+out everywhere").
 
 Checked in a fresh interpreter, as a deployed instance starts (``bench/coldstart``
 measures the time, with an authenticated request on the emulators).
