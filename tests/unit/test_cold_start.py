@@ -1,8 +1,8 @@
 """The ``me`` function's cold start stays near the floor of functions-framework +
 firebase-admin: loading it, and building every part of the container it uses, imports
 neither pydantic, grpc nor the Firestore client, and builds no Firestore client (its
-first revocation check does, to read the user's recorded sign-outs: README, "Signing
-out everywhere").
+first revocation check does, to read the user's recorded sign-outs: README, "What each
+function may do").
 
 Checked in a fresh interpreter, as a deployed instance starts (``bench/coldstart``
 measures the time, with an authenticated request on the emulators).
