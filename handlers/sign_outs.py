@@ -1,8 +1,10 @@
 """``signouts``: the Eventarc-triggered function that applies recorded sign-outs.
 
-Not an HTTP function: it is deployed with a Firestore trigger on new
-``signOuts/{user}/signOutEvents/{second}`` documents (``store.sign_outs``) and may be
-invoked only by its own service account (Eventarc), never from the Internet. It reads
+Not an HTTP function: it is deployed with Firestore triggers on new
+``signOuts/{user}/signOutEvents/{second}`` documents (project-level users') and
+``tenants/{tenant}/signOuts/{user}/signOutEvents/{second}`` (each tenant's users',
+revoked in that tenant; a tenant outside ``TENANTS`` is dropped; ``store.sign_outs``),
+and may be invoked only by its own service account (Eventarc), never from the Internet. It reads
 nothing from the event but the document's name (the payload is protobuf, and the record
 is read again anyway), then runs ``services.sign_outs.SignOutService.apply``.
 """
@@ -15,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import functions_framework
 
-from store.sign_outs import is_record_path
+from core.errors import TenantNotAllowed
+from store.sign_outs import record_path
 
 if TYPE_CHECKING:
     from app import Container
@@ -37,12 +40,18 @@ def bind(container: Container) -> Callable[[Any], None]:
         Firestore or Auth failures raise, so that Eventarc retries the event.
         """
         subject = str(event.get("subject") or "")
-        path = subject.removeprefix(_SUBJECT_PREFIX)
-        if not subject.startswith(_SUBJECT_PREFIX) or not is_record_path(path):
+        found = record_path(subject.removeprefix(_SUBJECT_PREFIX))
+        if not subject.startswith(_SUBJECT_PREFIX) or found is None:
             logger.warning("signouts: expected a sign-out record, got subject %r", subject[:200])
             return
-        outcome = container.sign_out_service.apply(path)
-        logger.info("signouts: %s %s", outcome.value, path)
+        try:
+            # The record's realm: a tenant's user is revoked in that tenant only.
+            realm = container.for_tenant(found.tenant)
+        except TenantNotAllowed:
+            logger.warning("signouts: tenant %r is not in TENANTS: dropped", found.tenant)
+            return
+        outcome = realm.sign_out_service.apply(found.path)
+        logger.info("signouts: %s %s", outcome.value, found.path)
 
     # Registers the name as a CloudEvent function (functions-framework looks it up).
     bound: Callable[[Any], None] = functions_framework.cloud_event(signouts)
