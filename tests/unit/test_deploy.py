@@ -285,6 +285,13 @@ EXPECTED_DRY_RUN = [
     " --set-secrets=TOKEN_CLOCK_SKEW_SECONDS=clock-skew:latest " + TAIL,
     "gcloud functions add-invoker-policy-binding signouts --region=us-central1 "
     f"--member=serviceAccount:backend-signouts{SA} --project=acme-prod",
+    "gcloud eventarc triggers create signouts-tenants --location=nam5 "
+    "--destination-run-service=signouts --destination-run-region=us-central1 "
+    "--event-filters=type=google.cloud.firestore.document.v1.created "
+    "'--event-filters=database=(default)' "
+    "'--event-filters-path-pattern=document=tenants/{tenant}/signOuts/{user}/signOutEvents/"
+    "{second}' --event-data-content-type=application/protobuf "
+    f"--service-account=backend-signouts{SA} --project=acme-prod",
     "# Firestore security rules and indexes",
     "npx firebase deploy --only firestore:rules,firestore:indexes --project acme-prod "
     "--non-interactive",

@@ -506,6 +506,7 @@ def test_dry_run_shows_removals_and_a_second_run_shows_no_iam(
 
 def test_a_state_file_round_trips() -> None:
     current = with_bindings(BASE, dataclasses.replace(EDITOR, condition="c"))
+    current = dataclasses.replace(current, eventarc_triggers=frozenset({"signouts-tenants"}))
     current = with_role(current, USER_READER.id, role_state(USER_READER, deleted=True))
     assert state.load_file(state.dump(current)) == current
 
@@ -571,6 +572,7 @@ ALL_SERVICES = json.dumps(
             "iam.googleapis.com",
             "secretmanager.googleapis.com",
             "firestore.googleapis.com",
+            "eventarc.googleapis.com",
         )
     ]
 )
@@ -612,6 +614,9 @@ ANSWERS = {
         (ACCESSOR, [ME, f"serviceAccount:{P}@appspot.gserviceaccount.com"])
     ),
     f"firestore databases describe --database=(default) {J}": json.dumps({"locationId": "eur3"}),
+    f"eventarc triggers list --location=eur3 {J}": json.dumps(
+        [{"name": f"projects/{P}/locations/eur3/triggers/signouts-tenants"}]
+    ),
 }
 
 
@@ -636,6 +641,7 @@ def test_the_reader_keeps_only_the_backends_principals() -> None:
             }
         ),
         firestore_location="eur3",
+        eventarc_triggers=frozenset({"signouts-tenants"}),
     )
     assert not any("someoneElses" in command for command in asked), "only declared roles"
     assert all(("get-iam-policy" in c or " list" in c or "describe" in c) for c in asked), (
@@ -710,3 +716,26 @@ def test_a_saved_state_is_for_dry_runs_only(
         cli.main(["--config", str(config_file), "--state", str(saved)])
     assert exit_info.value.code == 2
     assert "--state: only with --dry-run" in capsys.readouterr().err
+
+
+# --- the event function's other triggers ------------------------------------------------
+
+
+def test_the_tenants_trigger_is_created_once_then_updated() -> None:
+    """The signouts function also gets each tenant's records: an Eventarc trigger of its
+    own, created when the project lacks it and updated to the declared filters after."""
+
+    def trigger_steps(current: CurrentState) -> list[str]:
+        steps = plan.build(CONFIG, ["signouts"], current)
+        return [step.render() for step in steps if "eventarc triggers" in step.render()]
+
+    pattern = "document=tenants/{tenant}/signOuts/{user}/signOutEvents/{second}"
+    (created,) = trigger_steps(converged())
+    assert created.startswith("gcloud eventarc triggers create signouts-tenants --location=eur3")
+    assert pattern in created
+    assert "--destination-run-service=signouts" in created
+    assert f"--service-account=backend-signouts{SA}" in created
+    existing = dataclasses.replace(converged(), eventarc_triggers=frozenset({"signouts-tenants"}))
+    (updated,) = trigger_steps(existing)
+    assert updated.startswith("gcloud eventarc triggers update signouts-tenants --location=eur3")
+    assert pattern in updated

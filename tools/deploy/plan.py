@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from tools.deploy.config import DeployConfig, DeployConfigError, FunctionConfig
-from tools.deploy.events import EVENT_FUNCTIONS, EVENTS_SERVICE
+from tools.deploy.events import EVENT_FUNCTIONS, EVENTS_SERVICE, EXTRA_TRIGGERS
 from tools.deploy.iam import SECRET_ACCESSOR, CustomRole, custom_roles, role_name, roles_for
 from tools.deploy.state import PROJECT, Binding, CurrentState, backend_member_pattern
 
@@ -438,6 +438,34 @@ def _deploy(config: DeployConfig, function: FunctionConfig, current: CurrentStat
                     function.name,
                     f"--region={config.region}",
                     f"--member=serviceAccount:{account}",
+                    f"--project={config.project}",
+                )
+            )
+        )
+    for extra in EXTRA_TRIGGERS.get(function.name, ()):
+        # The function's other triggers, on its Cloud Run service (same name): created
+        # once, then updated to the declared filters and account on every deploy.
+        verb = "update" if extra.name in current.eventarc_triggers else "create"
+        steps.append(
+            Step(
+                (
+                    "gcloud",
+                    "eventarc",
+                    "triggers",
+                    verb,
+                    extra.name,
+                    f"--location={current.firestore_location}",
+                    f"--destination-run-service={function.name}",
+                    f"--destination-run-region={config.region}",
+                    f"--event-filters=type={extra.trigger.event_type}",
+                    f"--event-filters=database={extra.trigger.database}",
+                    f"--event-filters-path-pattern=document={extra.trigger.document}",
+                    *(
+                        ("--event-data-content-type=application/protobuf",)
+                        if verb == "create"
+                        else ()
+                    ),
+                    f"--service-account={account}",
                     f"--project={config.project}",
                 )
             )

@@ -24,6 +24,7 @@ PROJECT = "project"
 SECRETS_SERVICE = "secretmanager.googleapis.com"
 IAM_SERVICE = "iam.googleapis.com"
 FIRESTORE_SERVICE = "firestore.googleapis.com"
+EVENTARC_SERVICE = "eventarc.googleapis.com"
 
 #: Runs ``gcloud`` with these arguments and returns its stdout; raises ``StateReadError``.
 Gcloud = Callable[[Sequence[str]], str]
@@ -77,6 +78,9 @@ class CurrentState:
     bindings: frozenset[Binding] = frozenset()
     #: Where the ``(default)`` Firestore database is (e.g. ``eur3``), if it exists.
     firestore_location: str | None = None
+    #: Ids of the Eventarc triggers in that location (``tools.deploy.events.EXTRA_TRIGGERS``
+    #: are created when missing, updated otherwise).
+    eventarc_triggers: frozenset[str] = frozenset()
 
     def to_json(self) -> dict[str, Any]:
         """The ``--state FILE`` format (also what ``from_json`` reads)."""
@@ -94,6 +98,7 @@ class CurrentState:
             "serviceAccounts": sorted(self.service_accounts),
             "bindings": [binding.to_json() for binding in sorted(self.bindings)],
             "firestoreLocation": self.firestore_location,
+            "eventarcTriggers": sorted(self.eventarc_triggers),
         }
 
 
@@ -125,6 +130,7 @@ def from_json(data: Any) -> CurrentState:
             service_accounts=frozenset(str(email) for email in data.get("serviceAccounts", [])),
             bindings=bindings,
             firestore_location=None if location is None else str(location),
+            eventarc_triggers=frozenset(str(name) for name in data.get("eventarcTriggers", [])),
         )
     except (AttributeError, KeyError, TypeError) as error:
         raise StateReadError(f"state file: expected the format of --state, got {error!r}") from None
@@ -186,11 +192,21 @@ def read(project: str, prefix: str, role_ids: Iterable[str], gcloud: Gcloud) -> 
     location = None
     if FIRESTORE_SERVICE in enabled:
         location = _firestore_location(gcloud, project)
+    triggers: set[str] = set()
+    if EVENTARC_SERVICE in enabled and location is not None:
+        triggers = {
+            str(item.get("name", "")).rsplit("/", 1)[-1]
+            for item in _json(
+                gcloud,
+                ["eventarc", "triggers", "list", f"--location={location}", *_project(project)],
+            )
+        }
     return CurrentState(
         roles=roles,
         service_accounts=frozenset(accounts),
         bindings=frozenset(b for b in bindings if ours.match(b.member)),
         firestore_location=location,
+        eventarc_triggers=frozenset(triggers),
     )
 
 
