@@ -10,9 +10,9 @@ Firestore client, the user directory, the authenticator (with its key store and
 verified-token cache), the stores and the services all live in the container.
 
 Every part is built on first use, once (thread-safe), and imports its modules only
-then: building ``me``'s parts imports neither the Firestore client, grpc nor pydantic;
-its first revocation check (a cache miss) builds the Firestore client, to read the
-user's recorded sign-outs (``store.sign_outs``), and it never loads pydantic.
+then: a function that never touches Firestore (``me``) never imports the Firestore
+client, grpc or pydantic, and never builds a client (its revocation checks read the
+user's recorded sign-outs over Firestore's REST API, ``store.rest``).
 
 How to add a resource (say ``tasks``), following ``projects``:
 

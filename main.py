@@ -11,10 +11,9 @@ The settings are read and checked at import (a bad environment stops the instanc
 before it serves). The process's objects are built by the composition root
 (``app.build_container``) when functions-framework first asks for an entry point, and
 each of them on first use. Entry points are resolved on first access (PEP 562), so a
-deployed function imports only its own handlers: ``me`` never loads pydantic, and
-loads grpc and the Firestore client only for its first revocation check (the user's
-recorded sign-outs), which keeps its start near the floor of functions-framework +
-firebase-admin.
+deployed function imports only its own handlers: ``me`` never loads pydantic, grpc or
+the Firestore client (it reads recorded sign-outs over REST, ``store.rest``), which
+keeps its cold start near the floor of functions-framework + firebase-admin.
 """
 
 from __future__ import annotations
