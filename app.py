@@ -11,7 +11,8 @@ verified-token cache), the stores and the services all live in the container.
 
 Every part is built on first use, once (thread-safe), and imports its modules only
 then: a function that never touches Firestore (``me``) never imports the Firestore
-client, grpc or pydantic, and never builds a client.
+client, grpc or pydantic, and never builds a client (its revocation checks read the
+user's recorded sign-outs over Firestore's REST API, ``store.rest``).
 
 How to add a resource (say ``tasks``), following ``projects``:
 
@@ -58,12 +59,14 @@ if TYPE_CHECKING:
     from services.app_check import AppCheckGate
     from services.projects import ProjectService
     from services.roles import RoleService
+    from services.sign_outs import SignOutService
     from services.tasks import TaskService
     from store.audit import FirestoreAuditLog
     from store.client import Firestore
     from store.idempotency import IdempotencyStore
     from store.locks import FirestoreLeases
     from store.projects import ProjectStore
+    from store.sign_outs import FirestoreSignOuts
     from store.tasks import TaskStore
 
 T = TypeVar("T")
@@ -82,10 +85,12 @@ class Parts(TypedDict, total=False):
     idempotency: IdempotencyStore
     audit_log: FirestoreAuditLog
     leases: FirestoreLeases
+    sign_outs: FirestoreSignOuts
     task_store: TaskStore
     projects: ProjectService
     tasks: TaskService
     roles: RoleService
+    sign_out_service: SignOutService
     app_check: AppCheckGate
     rate_limits: RateLimits
     identity: IdentityHandler
@@ -201,13 +206,15 @@ class Container:
 
     @part
     def revocation(self) -> RevocationChecker:
-        """Revocation checks with their bounded cache; signing out everywhere."""
+        """Revocation checks with their bounded cache; signing out everywhere. The
+        recorded sign-outs (Firestore) are built on the first check that reads them."""
         from auth import RevocationChecker
 
         return RevocationChecker(
             self.directory,
             max_age_seconds=self.settings.revocation_check_max_age_seconds,
             max_entries=self.settings.revocation_cache_size,
+            sign_outs=lambda: self.sign_outs,
         )
 
     @part
@@ -246,6 +253,13 @@ class Container:
         from store.tasks import FirestoreTasks
 
         return FirestoreTasks(self.firestore)
+
+    @part
+    def sign_outs(self) -> FirestoreSignOuts:
+        """Recorded "sign out everywhere" requests (read by every revocation check)."""
+        from store.sign_outs import FirestoreSignOuts
+
+        return FirestoreSignOuts(self.firestore)
 
     @part
     def idempotency(self) -> IdempotencyStore:
@@ -341,6 +355,13 @@ class Container:
         from services.roles import RoleService
 
         return RoleService(self.directory, self.revocation, self.audit_log, self.leases)
+
+    @part
+    def sign_out_service(self) -> SignOutService:
+        """The ``signouts`` function: applies recorded sign-outs in Firebase Auth."""
+        from services.sign_outs import SignOutService
+
+        return SignOutService(self.directory, self.sign_outs)
 
 
 def build_container(settings: Settings | None = None, **parts: Unpack[Parts]) -> Container:

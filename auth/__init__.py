@@ -55,7 +55,7 @@ from auth.principal import (
     roles_from_claims,
 )
 from auth.resources import PROJECTS, RESOURCES, TASKS
-from auth.revocation import RevocationChecker
+from auth.revocation import TOKEN_LIFETIME_SECONDS, RevocationChecker, SignOutRecords
 from auth.session_cookies import SESSION_COOKIE_NAME
 
 if TYPE_CHECKING:  # what ``__getattr__`` below loads on first use, for the type checker
@@ -104,6 +104,7 @@ __all__ = [
     "SAFE_METHODS",
     "SESSION_COOKIE_NAME",
     "TASKS",
+    "TOKEN_LIFETIME_SECONDS",
     "Action",
     "AppCheckToken",
     "AppCheckVerifier",
@@ -128,6 +129,7 @@ __all__ = [
     "Role",
     "RulesScope",
     "SessionCookie",
+    "SignOutRecords",
     "SignupPolicy",
     "UserDirectory",
     "UserRecord",

@@ -122,16 +122,18 @@ class Authenticator:
         )
 
     def sign_out_everywhere(self, principal: Principal) -> int:
-        """Revoke ``principal``'s sessions (in their tenant): every token issued until now
-        is refused from now on.
+        """Sign ``principal`` out everywhere (in their realm): every session begun until
+        now is refused from now on (recorded, ``RevocationChecker.record_sign_out``: this
+        needs no right to change the user; the ``signouts`` function revokes the refresh
+        tokens).
 
         Returns:
-            The second of the revocation (epoch seconds).
+            The second of the sign-out (epoch seconds).
 
         Raises:
-            UserNotFound, AuthUnavailable.
+            Unavailable: the sign-out could not be recorded (nobody was signed out).
         """
-        return self.revocation_for(principal.tenant).sign_out_everywhere(principal.uid)
+        return self.revocation_for(principal.tenant).record_sign_out(principal.uid)
 
     def revocation_for(self, tenant: str | None) -> RevocationChecker:
         """The revocation checker of ``tenant``'s users (``None``: project-level users)."""
@@ -233,7 +235,9 @@ class Authenticator:
             admit(principal.uid)
         fresh = privileged or bool(principal.roles)
         revocation = self.revocation_for(principal.tenant)
-        record = revocation.check(principal.uid, principal.issued_at, fresh=fresh)
+        record = revocation.check(
+            principal.uid, principal.issued_at, fresh=fresh, auth_time=principal.auth_time
+        )
         stale = claims_stale(principal, record)
         if principal.roles:
             # A role removed since the token was minted no longer counts.

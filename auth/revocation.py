@@ -15,6 +15,16 @@ it refuses tokens issued before it for as long as a token lives, and tokens issu
 in that very second for ``SAME_SECOND_REFUSAL_SECONDS`` only (see there), so "sign
 out everywhere" takes effect at once for the token that asked for it without
 locking out a sign-in that follows within the second.
+
+Users sign out everywhere by *recording* the sign-out (``record_sign_out``, stored by
+``store.sign_outs``): the functions users call may not revoke refresh tokens
+themselves (that permission also sets custom claims). A user's latest recorded
+sign-out counts like ``validSince`` on every instance: it is read with the user record
+and cached with it, in the same bounded cache and for the same ``max_age`` (so fresh
+for privileged requests). It is compared with the session's ``auth_time``, not the
+token's ``iat``: a token refreshed after the sign-out from a session begun before it
+is refused too, so the backend needs no Firebase-side revocation to be signed out
+(the ``signouts`` function applies it there as well).
 """
 
 from __future__ import annotations
@@ -22,12 +32,34 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Final
+from datetime import UTC, datetime
+from typing import Final, Protocol
 
 from cachetools import TTLCache
 
 from auth.directory import UserDirectory, UserRecord
 from core.errors import TokenRevoked, UserDisabled, UserNotFound
+
+
+class SignOutRecords(Protocol):
+    """Recorded "sign out everywhere" requests (``store.sign_outs.FirestoreSignOuts``)."""
+
+    def latest(self, uid: str) -> int | None:
+        """The second of ``uid``'s latest recorded sign-out, or ``None``.
+
+        Raises:
+            Unavailable: the records could not be read.
+        """
+        ...
+
+    def record(self, uid: str, at: int, *, now: datetime) -> str:
+        """Record that ``uid`` signed out everywhere at second ``at``.
+
+        Raises:
+            Unavailable: the record could not be written.
+        """
+        ...
+
 
 #: Firebase ID tokens expire an hour after issue; older revocations cannot matter.
 TOKEN_LIFETIME_SECONDS: Final = 3600
@@ -58,10 +90,19 @@ class RevocationChecker:
         max_age_seconds: int,
         max_entries: int,
         clock: Callable[[], float] = time.time,
+        sign_outs: Callable[[], SignOutRecords] | None = None,
     ) -> None:
+        """
+        Args:
+            sign_outs: gives the recorded sign-outs, called on first use (so that an
+                instance imports and connects to their storage only then); ``None``:
+                none are read (``record_sign_out`` is then refused).
+        """
         self._directory = directory
         self._clock = clock
-        self._cache: TTLCache[str, UserRecord] | None = (
+        self._sign_outs = sign_outs
+        #: uid -> (user record, second of the latest recorded sign-out).
+        self._cache: TTLCache[str, tuple[UserRecord, int | None]] | None = (
             TTLCache(maxsize=max_entries, ttl=max_age_seconds) if max_age_seconds > 0 else None
         )
         #: uid -> second of a revocation made by this instance; kept as long as a token lives.
@@ -70,24 +111,32 @@ class RevocationChecker:
         )
         self._lock = threading.Lock()
 
-    def check(self, uid: str, issued_at: int, *, fresh: bool) -> UserRecord:
+    def check(
+        self, uid: str, issued_at: int, *, fresh: bool, auth_time: int | None = None
+    ) -> UserRecord:
         """Return the user's record after checking the token against it.
 
         Args:
             uid: the token's subject.
             issued_at: the token's ``iat``.
             fresh: bypass the cache (privileged requests).
+            auth_time: when the token's session began (``auth_time``); ``iat`` if unknown.
 
         Raises:
             UserDisabled: the account is disabled.
-            TokenRevoked: the token predates the account's ``validSince``, or the
-                account no longer exists.
+            TokenRevoked: the token predates the account's ``validSince``, its session
+                began before the user's latest recorded sign-out, or the account no
+                longer exists.
             AuthUnavailable: the Auth backend could not be reached (fail closed).
+            Unavailable: recorded sign-outs could not be read (fail closed).
         """
-        record = self._lookup(uid, fresh=fresh)
+        record, signed_out_at = self._lookup(uid, fresh=fresh)
         if record.disabled:
             raise UserDisabled()
         if record.valid_since is not None and issued_at < record.valid_since:
+            raise TokenRevoked()
+        session_began = issued_at if auth_time is None else min(auth_time, issued_at)
+        if signed_out_at is not None and session_began < signed_out_at:
             raise TokenRevoked()
         with self._lock:
             revoked_at = self._revoked_at.get(uid)
@@ -100,9 +149,31 @@ class RevocationChecker:
             raise TokenRevoked()
         return record
 
+    def record_sign_out(self, uid: str) -> int:
+        """Sign the user out everywhere without changing the user record: record the
+        sign-out; every instance refuses the sessions begun before it (at once on this
+        one, within ``max_age`` on the others), and the ``signouts`` function revokes
+        the refresh tokens in Firebase Auth.
+
+        Returns:
+            The second of the sign-out (epoch seconds).
+
+        Raises:
+            Unavailable: the record could not be written (nobody was signed out).
+            RuntimeError: this checker reads no recorded sign-outs.
+        """
+        if self._sign_outs is None:
+            raise RuntimeError("expected recorded sign-outs (sign_outs=...) to record one")
+        now = self._clock()
+        at = int(now)
+        self._sign_outs().record(uid, at, now=datetime.fromtimestamp(now, UTC))
+        self.note_revoked(uid, at)
+        return at
+
     def sign_out_everywhere(self, uid: str) -> int:
-        """Revoke the user's refresh tokens; their ID tokens issued until now are refused,
-        at once on this instance (see the module docstring).
+        """Revoke the user's refresh tokens in Firebase Auth (which needs the right to
+        change users: ``admin`` and the operator's tools); their ID tokens issued until
+        now are refused, at once on this instance (see the module docstring).
 
         Returns:
             The second of the revocation (epoch seconds).
@@ -128,7 +199,7 @@ class RevocationChecker:
             if self._cache is not None:
                 self._cache.pop(uid, None)
 
-    def _lookup(self, uid: str, *, fresh: bool) -> UserRecord:
+    def _lookup(self, uid: str, *, fresh: bool) -> tuple[UserRecord, int | None]:
         if self._cache is not None and not fresh:
             with self._lock:
                 cached = self._cache.get(uid)
@@ -139,7 +210,10 @@ class RevocationChecker:
         except UserNotFound:
             # A deleted account's tokens are as good as revoked.
             raise TokenRevoked("The user account no longer exists.") from None
+        # One more read on a miss (and on every privileged request); cached together.
+        signed_out_at = None if self._sign_outs is None else self._sign_outs().latest(uid)
+        entry = (record, signed_out_at)
         if self._cache is not None:
             with self._lock:
-                self._cache[uid] = record
-        return record
+                self._cache[uid] = entry
+        return entry

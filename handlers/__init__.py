@@ -30,8 +30,12 @@ CALLABLE = "call"
 #: Deployed but serving no API route: Identity Platform's blocking events
 #: (``handlers.identity``), at ``/identity`` locally.
 BLOCKING_ENTRY_POINTS = ("identity",)
-#: The deployed functions: each declared function, the callable one, the blocking one.
-DEPLOYED = (*FUNCTION_MODULES, CALLABLE, *BLOCKING_ENTRY_POINTS)
+#: Deployed with a Firestore trigger, not HTTP: Eventarc calls them with CloudEvents
+#: (``signouts``, ``handlers.sign_outs``: applies recorded sign-outs). Not served locally.
+EVENT_ENTRY_POINTS = ("signouts",)
+#: The deployed functions: each declared function, the callable one, the blocking one,
+#: the event ones.
+DEPLOYED = (*FUNCTION_MODULES, CALLABLE, *BLOCKING_ENTRY_POINTS, *EVENT_ENTRY_POINTS)
 #: What ``main.py`` offers: each deployed function, and ``local``, all of them on one port.
 ENTRY_POINTS = (*DEPLOYED, "local")
 
@@ -39,9 +43,11 @@ __all__ = [
     "CALLABLE",
     "DEPLOYED",
     "ENTRY_POINTS",
+    "EVENT_ENTRY_POINTS",
     "FUNCTIONS",
     "FUNCTION_MODULES",
     "entry_point",
+    "event_entry_point",
     "function",
 ]
 
@@ -73,6 +79,20 @@ def entry_point(name: str, container: Container) -> Callable[[Request], Response
 
         return callables.bind(_functions(), container)
     return function(name).bind(container)
+
+
+def event_entry_point(name: str, container: Container) -> Callable[[Any], None]:
+    """The CloudEvent entry point ``name`` of ``EVENT_ENTRY_POINTS``, serving with
+    ``container``.
+
+    Raises:
+        KeyError: no such entry point.
+    """
+    if name not in EVENT_ENTRY_POINTS:
+        raise KeyError(name)
+    from handlers import sign_outs
+
+    return sign_outs.bind(container)
 
 
 def _local(container: Container) -> Callable[[Request], Response]:

@@ -46,7 +46,6 @@ def get_me(request: Request, principal: Principal, auth: Authenticator) -> Respo
     access=SIGNED_IN,
     policy=SELF,
     status=204,
-    errors=(404,),
 )
 def sign_out_everywhere(request: Request, principal: Principal, auth: Authenticator) -> Response:
     request_log.note_decision(

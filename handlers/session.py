@@ -48,11 +48,10 @@ def create_session(request: Request, principal: Principal, auth: Authenticator) 
     "DELETE",
     "/session",
     operation_id="end_session",
-    summary="Sign out everywhere: revoke the caller's sessions and clear the cookie.",
+    summary="Sign out everywhere: end the caller's sessions and clear the cookie.",
     access=SIGNED_IN,
     policy=SELF,
     status=204,
-    errors=(404,),
     cookie=True,
 )
 def end_session(request: Request, principal: Principal, auth: Authenticator) -> Response:

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from google.cloud.firestore import Client, CollectionReference
 
+    from store.rest import FirestoreRest
+
 
 #: Where an Identity Platform tenant's documents live: ``tenants/{tenant}/<collection>``.
 TENANTS_COLLECTION = "tenants"
@@ -55,6 +57,7 @@ class Firestore:
         self.tenant = tenant
         self._client = client
         self._parent = parent
+        self._rest: FirestoreRest | None = None
         self._lock = threading.Lock()
 
     def for_tenant(self, tenant: str) -> Firestore:
@@ -74,6 +77,28 @@ class Firestore:
                     self._client = connect(self.project_id, self.timeout_seconds)
                 client = self._client
         return client
+
+    @property
+    def rest(self) -> FirestoreRest:
+        """The same database over REST (``store.rest``: imports neither grpc nor the
+        client library), made on first use and shared by every realm's view."""
+        if self._parent is not None:
+            return self._parent.rest
+        rest = self._rest
+        if rest is None:
+            with self._lock:
+                if self._rest is None:
+                    from store.rest import FirestoreRest
+
+                    self._rest = FirestoreRest(
+                        self.project_id, timeout_seconds=self.timeout_seconds
+                    )
+                rest = self._rest
+        return rest
+
+    def path(self, name: str) -> str:
+        """The path of the realm's collection ``name`` (``collection``'s, as a string)."""
+        return name if self.tenant is None else f"{TENANTS_COLLECTION}/{self.tenant}/{name}"
 
     def timeout(self) -> float:
         """Timeout of every Firestore RPC, in seconds (retries included)."""

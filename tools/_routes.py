@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from handlers import BLOCKING_ENTRY_POINTS
+from handlers import BLOCKING_ENTRY_POINTS, EVENT_ENTRY_POINTS
 from handlers.http import Function, Route
 
 #: ``<name>`` or ``<converter:name>`` / ``<converter(args):name>`` in a werkzeug rule.
@@ -101,8 +101,9 @@ def callable_specs(functions: Iterable[Function[Any]] | None = None) -> list[Rou
 
 
 def deployable_names(functions: Iterable[Function[Any]] | None = None) -> tuple[str, ...]:
-    """Every function the deploy config must configure: the API's, then the blocking ones."""
-    return (*function_names(functions), *BLOCKING_FUNCTIONS)
+    """Every function the deploy config must configure: the API's, then the blocking ones,
+    then those Eventarc calls (``handlers.EVENT_ENTRY_POINTS``, ``tools.deploy.events``)."""
+    return (*function_names(functions), *BLOCKING_FUNCTIONS, *EVENT_ENTRY_POINTS)
 
 
 def route_specs(functions: Iterable[Function[Any]] | None = None) -> list[RouteSpec]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -76,6 +77,10 @@ PROTOCOL_ENTRY_POINTS: Mapping[str, tuple[str, str]] = {
         "a blocking-event JWT signed by Google, exact aud (auth.blocking)",
         "auth.signup_policy: the email-domain allowlist and default claims",
     ),
+    "signouts": (
+        "Eventarc CloudEvents only: invocable by its own service account, no public invoker",
+        "services.sign_outs: applies the recorded sign-out the event names, nothing else",
+    ),
 }
 
 #: The functions-framework app's own rules (``functions_framework._configure_app`` for
@@ -90,6 +95,10 @@ FRAMEWORK_RULES = frozenset(
     }
 )
 FRAMEWORK_VIEWS = frozenset({"run", "error"})
+#: The same for a CloudEvent function (``handlers.EVENT_ENTRY_POINTS``): ``POST`` of an
+#: event to any path calls the entry point.
+EVENT_FRAMEWORK_RULES = frozenset({("/", "cloudevent"), ("/<path:path>", "cloudevent")})
+EVENT_FRAMEWORK_VIEWS = frozenset({"cloudevent"})
 #: Flask's own static-file rule, which functions-framework leaves on its app: it serves
 #: ``<repository>/static/`` at ``/static/...`` before the entry point sees the request,
 #: with no authentication. Harmless only while that folder does not exist (404).
@@ -156,19 +165,24 @@ def entry_point_problems(
 def framework_problems(name: str, app: Mapping[str, Any]) -> list[str]:
     """The functions-framework app of entry point ``name`` (``framework_rules``) has
     only the framework's own rules and views."""
+    from handlers import EVENT_ENTRY_POINTS
+
     static = app.get("static_folder")
     static_unserved = static is None or not app.get("static_folder_exists", True)
+    event = name in EVENT_ENTRY_POINTS
+    rules = EVENT_FRAMEWORK_RULES if event else FRAMEWORK_RULES
+    views = EVENT_FRAMEWORK_VIEWS if event else FRAMEWORK_VIEWS
     problems = [
         f"entry point {name!r}: the Flask app routes {rule['rule']} to {rule['endpoint']!r}, "
         "which is no endpoint declaration"
         for rule in app["rules"]
-        if (rule["rule"], rule["endpoint"]) not in FRAMEWORK_RULES
+        if (rule["rule"], rule["endpoint"]) not in rules
         and not ((rule["rule"], rule["endpoint"]) == STATIC_RULE and static_unserved)
     ]
     problems.extend(
         f"entry point {name!r}: the Flask app has a view {view!r} outside the declarations"
         for view in app["views"]
-        if view not in FRAMEWORK_VIEWS and not (view == STATIC_RULE[1] and static_unserved)
+        if view not in views and not (view == STATIC_RULE[1] and static_unserved)
     )
     if not static_unserved:
         problems.append(
@@ -213,6 +227,9 @@ def _framework_json(entry_points: Sequence[str]) -> dict[str, dict[str, Any]]:
 
     found: dict[str, dict[str, Any]] = {}
     for name in entry_points:
+        # functions-framework keeps the last app's signature type in the environment
+        # (a CloudEvent one would leak to the next): each app starts from none, as deployed.
+        os.environ.pop("FUNCTION_SIGNATURE_TYPE", None)
         app = functions_framework.create_app(  # type: ignore[no-untyped-call]  # untyped
             target=name, source=str(REPO_ROOT / "main.py")
         )

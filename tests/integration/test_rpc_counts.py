@@ -23,6 +23,7 @@ from app import build_container
 from store import projects
 from store.idempotency import fingerprint
 from store.models import Project
+from store.rest import FirestoreRest
 from tests.integration.api import Api
 from tests.integration.emulator import EmulatorUser, FirestoreEmulator, MakeUser
 
@@ -45,6 +46,11 @@ FIRESTORE_METHODS = (
     "update_document",
     "write",
 )
+
+#: Firestore over REST (store.rest): one HTTP request each.
+REST_METHODS = ("get", "latest", "commit")
+#: A revocation check's read of the user's latest recorded sign-out (one runQuery).
+SIGN_OUT_READ = {"rest:latest": 1}
 
 #: A project write: one read, then one commit preconditioned on what was read.
 READ_AND_COMMIT = {"batch_get_documents": 1, "commit": 1}
@@ -88,6 +94,12 @@ def calls(monkeypatch: pytest.MonkeyPatch) -> Calls:
         return original_request(self, method, url, **kwargs)
 
     monkeypatch.setattr(_http_client.HttpClient, "request", auth_request)
+    # The recorded sign-outs go over Firestore's REST API (store.rest): one HTTP
+    # request each, counted as ``rest:<method>``.
+    for name in REST_METHODS:
+        monkeypatch.setattr(
+            FirestoreRest, name, firestore_counter(f"rest:{name}", getattr(FirestoreRest, name))
+        )
     return counted
 
 
@@ -156,16 +168,19 @@ def test_rpcs_per_operation(api: Api, make_user: MakeUser, calls: Calls) -> None
 
     counted(admin, "PUT", f"/admin/users/{member.uid}/roles", {"roles": ["auditor"]})
     assert (calls.firestore, calls.auth) == (
-        {"commit": 3, "batch_get_documents": 1},
+        {"commit": 3, "batch_get_documents": 1, **SIGN_OUT_READ},
         {"accounts:lookup": 2, "accounts:update": 1},
     ), (
         "roles change: take the lease, write the audit entry, check the lease is still held "
         "before the claims write, mark the entry applied and release the lease in one "
-        "fenced commit; the admin's fresh record, the target's claims, and writing them"
+        "fenced commit; the admin's fresh record and latest recorded sign-out (one query), "
+        "the target's claims, and writing them"
     )
 
     counted(owner, "GET", "/me")
-    assert (calls.firestore, calls.auth) == ({}, {}), "/me: no Firestore, cached user record"
+    assert (calls.firestore, calls.auth) == ({}, {}), (
+        "/me: cached user record and recorded sign-out, no RPC"
+    )
 
 
 def test_a_write_that_lost_a_race_costs_one_more_read_and_commit(
@@ -233,12 +248,14 @@ def test_an_expired_idempotency_record_is_taken_over_in_one_commit(
 
 
 def test_revocation_checks_are_cached_per_user(api: Api, make_user: MakeUser, calls: Calls) -> None:
-    """Ordinary requests of one user: one Auth lookup, then none within the window."""
+    """Ordinary requests of one user: one Auth lookup and one query of recorded
+    sign-outs, then none within the window (one cache holds both)."""
     user = make_user()
     calls.reset()
     for _ in range(20):
         assert api.call("GET", "/me", user).status_code == 200
     assert calls.auth == {"accounts:lookup": 1}
+    assert calls.firestore == SIGN_OUT_READ
 
 
 def test_an_expired_lease_is_taken_over_in_one_commit(
@@ -253,5 +270,5 @@ def test_an_expired_lease_is_taken_over_in_one_commit(
     assert response.status_code == 200, response.get_json()
     # The failed create and a read of the lease, then the conditional takeover; the
     # audit entry, the still-held check, and the fenced applied + release as in any
-    # role change.
-    assert calls.firestore == {"commit": 4, "batch_get_documents": 2}
+    # role change; the admin's latest recorded sign-out (privileged requests read it fresh).
+    assert calls.firestore == {"commit": 4, "batch_get_documents": 2, **SIGN_OUT_READ}

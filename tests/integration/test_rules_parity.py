@@ -730,13 +730,19 @@ class TestOtherCollections:
 
     @pytest.mark.parametrize(
         "path",
-        ["locks/some-lock", "appCheckConsumed/some-hash", "users/someone", "projects/p/sub/x"],
+        [
+            "locks/some-lock",
+            "appCheckConsumed/some-hash",
+            "signOuts/some-hash/signOutEvents/001800000000",
+            "users/someone",
+            "projects/p/sub/x",
+        ],
     )
     def test_admin_token_has_no_access_elsewhere(
         self, path: str, callers: Callers, firestore_emulator: FirestoreEmulator
     ) -> None:
-        """Only the backend (admin credentials) touches locks, spent App Check tokens and
-        anything unlisted."""
+        """Only the backend (admin credentials) touches locks, spent App Check tokens,
+        recorded sign-outs and anything unlisted."""
         firestore_emulator.set_document(path, {"held": True})
         admin = callers[Actor.ADMIN]
         assert read(firestore_emulator, admin.token, path).outcome == DENIED

@@ -8,14 +8,19 @@ partition for clients that talk to Firestore directly.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from cloudevents.http import CloudEvent
 
 from app import build_container
 from core.settings import Settings
+from handlers import event_entry_point
 from tests.entry_points import serving
 from tests.integration.api import Api, error_code
 from tests.integration.emulator import (
@@ -205,20 +210,110 @@ def test_the_audit_log_is_per_tenant(world: World) -> None:
     assert [entry["target"] for entry in globex] == [world.bob.uid]
 
 
-def test_a_tenant_user_signs_out_in_their_tenant(world: World) -> None:
-    def valid_since(user: EmulatorUser) -> int:
-        return int(world.users.get(world.acme, user.uid).get("validSince", "0"))
+def tenant_settings(world: World, **changes: Any) -> Settings:
+    return dataclasses.replace(
+        Settings.from_env(),
+        tenants=frozenset({world.acme, world.globex}),
+        allow_project_level_users=True,
+        **changes,
+    )
 
-    amos_before, alice_before = valid_since(world.amos), valid_since(world.alice)
+
+def records_of(
+    firestore_emulator: FirestoreEmulator, uid: str, *, tenant: str | None
+) -> dict[str, dict[str, Any]]:
+    realm = "" if tenant is None else f"tenants/{tenant}/"
+    key = hashlib.sha256(uid.encode()).hexdigest()
+    return firestore_emulator.list_documents(f"{realm}signOuts/{key}/signOutEvents")
+
+
+def signed_out_event(subject: str) -> CloudEvent:
+    return CloudEvent(
+        {
+            "type": "google.cloud.firestore.document.v1.created",
+            "source": "//firestore.googleapis.com/projects/demo/databases/(default)",
+            "subject": subject,
+        },
+        b"\x0a\x00",
+    )
+
+
+def test_a_tenant_user_signs_out_in_their_tenant(
+    world: World, firestore_emulator: FirestoreEmulator
+) -> None:
+    """The sign-out is recorded in the tenant's realm, every instance of that realm
+    refuses the old session, and the ``signouts`` function revokes in that tenant."""
+
+    def valid_since(tenant: str, user: EmulatorUser) -> int:
+        return int(world.users.get(tenant, user.uid).get("validSince", "0"))
+
+    amos_before, alice_before = (
+        valid_since(world.acme, world.amos),
+        valid_since(world.acme, world.alice),
+    )
     revoked = world.api.call("POST", "/me/revoke-sessions", world.amos)
     assert revoked.status_code == 204, revoked.get_json()
     refused = world.api.call("GET", "/me", world.amos)
     assert (refused.status_code, error_code(refused)) == (401, "token_revoked")
-    assert valid_since(world.amos) >= amos_before
-    assert valid_since(world.amos) >= token_claims(world.amos.id_token)["iat"]
+    # Recorded under the tenant only; me changed no user record.
+    recorded = records_of(firestore_emulator, world.amos.uid, tenant=world.acme)
+    assert [record["uid"] for record in recorded.values()] == [world.amos.uid]
+    assert records_of(firestore_emulator, world.amos.uid, tenant=None) == {}
+    assert records_of(firestore_emulator, world.amos.uid, tenant=world.globex) == {}
+    assert valid_since(world.acme, world.amos) == amos_before
+    # Another instance, with its own caches, reads the tenant's records. (A session
+    # begun in the sign-out's own second survives there, as with Firebase's validSince:
+    # a sign-out a second after amos signed in, recorded in acme's realm.)
+    container = build_container(tenant_settings(world))
+    began = int(token_claims(world.amos.id_token)["auth_time"])
+    container.for_tenant(world.acme).sign_outs.record(
+        world.amos.uid, began + 1, now=datetime.now(UTC)
+    )
+    other = backend(tenants=frozenset({world.acme, world.globex}), allow_project_level_users=True)
+    refused = other.call("GET", "/me", world.amos)
+    assert (refused.status_code, error_code(refused)) == (401, "token_revoked")
     # Only amos was signed out: alice, of the same tenant, was not.
-    assert world.api.call("GET", "/me", world.alice).status_code == 200
-    assert valid_since(world.alice) == alice_before
+    assert other.call("GET", "/me", world.alice).status_code == 200
+    # The signouts function revokes amos in acme (the tenant named by the path).
+    (second,) = recorded
+    key = hashlib.sha256(world.amos.uid.encode()).hexdigest()
+    path = f"tenants/{world.acme}/signOuts/{key}/signOutEvents/{second}"
+    event_entry_point("signouts", container)(signed_out_event(f"documents/{path}"))
+    assert valid_since(world.acme, world.amos) >= int(second)
+    assert valid_since(world.acme, world.alice) == alice_before
+    applied = firestore_emulator.get_document(path)
+    assert applied is not None
+    assert applied["appliedAt"] is not None
+
+
+@pytest.mark.parametrize(
+    "realm",
+    ["tenants/initech/", "tenants/a.b/", "tenants//", "other/acme/"],
+    ids=["unlisted_tenant", "malformed_tenant", "empty_tenant", "other_collection"],
+)
+def test_the_signouts_function_drops_records_outside_the_listed_realms(
+    world: World, realm: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = hashlib.sha256(world.amos.uid.encode()).hexdigest()
+    subject = f"documents/{realm}signOuts/{key}/signOutEvents/001800000000"
+    container = build_container(tenant_settings(world))
+    with caplog.at_level(logging.WARNING, logger="handlers.sign_outs"):
+        event_entry_point("signouts", container)(signed_out_event(subject))
+    assert "signouts:" in caplog.text
+    assert "sign_out_service" not in container.built
+
+
+def test_a_realms_store_refuses_another_realms_record(world: World) -> None:
+    container = build_container(tenant_settings(world))
+    key = hashlib.sha256(b"x").hexdigest()
+    record = f"signOuts/{key}/signOutEvents/001800000000"
+    with pytest.raises(ValueError, match="in the store's realm"):
+        container.for_tenant(world.acme).sign_outs.get(record)
+    with pytest.raises(ValueError, match="in the store's realm"):
+        container.for_tenant(world.acme).sign_outs.get(f"tenants/{world.globex}/{record}")
+    with pytest.raises(ValueError, match="in the store's realm"):
+        container.sign_outs.get(f"tenants/{world.acme}/{record}")
+    assert container.for_tenant(world.acme).sign_outs.get(f"tenants/{world.acme}/{record}") is None
 
 
 def test_tenant_users_get_no_session_cookie(world: World) -> None:

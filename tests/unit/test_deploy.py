@@ -1,11 +1,13 @@
 """tools.deploy: the config is checked before anything runs, and --dry-run prints the
-exact commands (compared here line by line) that a real run executes."""
+exact commands (compared here line by line) that a real run executes. The plan's IAM
+diff against the project's current state is tested in test_deploy_converge.py."""
 
 from __future__ import annotations
 
 import ast
 import copy
 import re
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,16 +21,35 @@ from tools.deploy.config import (
     MANAGED,
     PLATFORM,
     SETTINGS,
+    DeployConfig,
     DeployConfigError,
     load,
     parse,
 )
-from tools.deploy.iam import FUNCTION_ROLES, SESSION_REVOKER
+from tools.deploy.events import EVENT_FUNCTIONS
+from tools.deploy.iam import (
+    APP_CHECK_LEDGER_FUNCTIONS,
+    FUNCTION_ROLES,
+    NEEDS,
+    SIGN_OUT_RECORDER,
+    USER_READER,
+    permissions_of,
+    roles_for,
+)
+from tools.deploy.state import CurrentState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-FUNCTIONS = ("me", "projects", "admin", "session", "call")
-#: The API's functions, then Identity Platform's blocking function.
-DEPLOYED = (*FUNCTIONS, "identity")
+#: The API's functions (handlers.FUNCTIONS, then the callable one), Identity Platform's
+#: blocking function and the event function, as the config has them.
+HTTP_FUNCTIONS = ("me", "projects", "admin", "session", "call")
+FUNCTIONS = (*HTTP_FUNCTIONS, "identity", "signouts")
+#: A project that has none of the backend's IAM yet, and a Firestore database in nam5.
+NEW_PROJECT = CurrentState(firestore_location="nam5")
+
+
+def new_project(config: DeployConfig) -> CurrentState:
+    return NEW_PROJECT
+
 
 SAMPLE_TOML = """\
 project = "acme-prod"
@@ -86,6 +107,7 @@ timeout_seconds = 60
 min_instances = 0
 max_instances = 20
 concurrency = 40
+
 [functions.identity]
 memory = "256Mi"
 cpu = 1
@@ -96,6 +118,14 @@ concurrency = 40
 
 [functions.identity.env]
 SIGNUP_ALLOWED_EMAIL_DOMAINS = ["acme.com"]
+
+[functions.signouts]
+memory = "256Mi"
+cpu = 1
+timeout_seconds = 60
+min_instances = 0
+max_instances = 5
+concurrency = 10
 """
 
 P = "acme-prod"
@@ -110,87 +140,91 @@ COMMON_DEPLOY = (
 )
 TAIL = "--ignore-file=deploy/gcloudignore --project=acme-prod --quiet"
 
+ROLE = f"--role=projects/{P}/roles/"
+
+
+def grant(account: str, role: str) -> str:
+    return (
+        f"gcloud projects add-iam-policy-binding {P} --member=serviceAccount:backend-{account}{SA} "
+        f"--role={role} --condition=None"
+    )
+
+
+def grant_secret(secret: str, account: str) -> str:
+    return (
+        f"gcloud secrets add-iam-policy-binding {secret} --project={P} "
+        f"--member=serviceAccount:backend-{account}{SA} "
+        "--role=roles/secretmanager.secretAccessor --condition=None"
+    )
+
+
+def custom(role_id: str) -> str:
+    return f"projects/{P}/roles/{role_id}"
+
+
 EXPECTED_DRY_RUN = [
     "# Deploy to project acme-prod, region us-central1.",
-    "# Run from the repository root; every step is safe to repeat.",
+    "# Run from the repository root, against the project as it is now: 35 IAM change(s).",
     "# APIs the functions need",
     "gcloud services enable cloudfunctions.googleapis.com cloudbuild.googleapis.com "
     "run.googleapis.com artifactregistry.googleapis.com iam.googleapis.com "
-    "secretmanager.googleapis.com --project=acme-prod",
-    "# Custom role firebaseAuthSessionRevoker",
-    "gcloud iam roles describe firebaseAuthSessionRevoker --project=acme-prod >/dev/null 2>&1 "
-    "|| gcloud iam roles create firebaseAuthSessionRevoker --project=acme-prod "
-    "'--title=Firebase Auth session revoker' "
-    "'--description=Read user records and revoke refresh tokens (POST /me/revoke-sessions).' "
+    "secretmanager.googleapis.com eventarc.googleapis.com --project=acme-prod",
+    "# Custom roles: create",
+    "gcloud iam roles create firebaseAuthUserReader --project=acme-prod "
+    "'--title=Firebase Auth user reader' "
+    "'--description=Read user records (revocation checks, member lookups); change nothing.' "
+    "--permissions=firebaseauth.users.get --stage=GA",
+    "gcloud iam roles create backendSignOutRecorder --project=acme-prod "
+    "'--title=Backend sign-out recorder' "
+    "'--description=Create and read Firestore documents: record sign-outs and spent App Check "
+    "tokens; never change or delete a document.' "
+    "--permissions=datastore.entities.create,datastore.entities.get,datastore.entities.list "
+    "--stage=GA",
+    "gcloud iam roles create firebaseAuthUserAdmin --project=acme-prod "
+    "'--title=Firebase Auth user admin' "
+    "'--description=Read and update user records: custom claims, revocation (/admin).' "
     "--permissions=firebaseauth.users.get,firebaseauth.users.update --stage=GA",
-    "# Custom role firebaseAuthSessionIssuer",
-    "gcloud iam roles describe firebaseAuthSessionIssuer --project=acme-prod >/dev/null 2>&1 "
-    "|| gcloud iam roles create firebaseAuthSessionIssuer --project=acme-prod "
+    "gcloud iam roles create firebaseAuthSessionIssuer --project=acme-prod "
     "'--title=Firebase Auth session issuer' "
-    "'--description=Read user records, create session cookies, revoke sessions (/session).' "
-    "--permissions=firebaseauth.users.createSession,firebaseauth.users.get,"
+    "'--description=Read user records and exchange ID tokens for session cookies (/session).' "
+    "--permissions=firebaseauth.users.createSession,firebaseauth.users.get --stage=GA",
+    "gcloud iam roles create backendSignOutApplier --project=acme-prod "
+    "'--title=Backend sign-out applier' "
+    "'--description=Revoke the refresh tokens of users whose sign-out was recorded, and mark "
+    "the record applied (the signouts function, called by Eventarc only).' "
+    "--permissions=datastore.entities.get,datastore.entities.update,firebaseauth.users.get,"
     "firebaseauth.users.update --stage=GA",
-    "# me: runtime service account and its roles",
-    f"gcloud iam service-accounts describe backend-me{SA} --project={P} >/dev/null 2>&1 "
-    f"|| gcloud iam service-accounts create backend-me --project={P} "
-    "'--display-name=Cloud Function me'",
-    f"gcloud projects add-iam-policy-binding {P} --member=serviceAccount:backend-me{SA} "
-    f"--role=projects/{P}/roles/firebaseAuthSessionRevoker --condition=None",
-    f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
-    f"--member=serviceAccount:backend-me{SA} --role=roles/secretmanager.secretAccessor",
-    "# projects: runtime service account and its roles",
-    f"gcloud iam service-accounts describe backend-projects{SA} --project={P} >/dev/null 2>&1 "
-    f"|| gcloud iam service-accounts create backend-projects --project={P} "
-    "'--display-name=Cloud Function projects'",
-    f"gcloud projects add-iam-policy-binding {P} --member=serviceAccount:backend-projects{SA} "
-    "--role=roles/datastore.user --condition=None",
-    f"gcloud projects add-iam-policy-binding {P} --member=serviceAccount:backend-projects{SA} "
-    "--role=roles/firebaseauth.viewer --condition=None",
-    f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
-    f"--member=serviceAccount:backend-projects{SA} --role=roles/secretmanager.secretAccessor",
-    "# admin: runtime service account and its roles",
-    f"gcloud iam service-accounts describe backend-admin{SA} --project={P} >/dev/null 2>&1 "
-    f"|| gcloud iam service-accounts create backend-admin --project={P} "
-    "'--display-name=Cloud Function admin'",
-    f"gcloud projects add-iam-policy-binding {P} --member=serviceAccount:backend-admin{SA} "
-    "--role=roles/datastore.user --condition=None",
-    f"gcloud projects add-iam-policy-binding {P} --member=serviceAccount:backend-admin{SA} "
-    "--role=roles/firebaseauth.admin --condition=None",
-    f"gcloud secrets add-iam-policy-binding cache-size --project={P} "
-    f"--member=serviceAccount:backend-admin{SA} --role=roles/secretmanager.secretAccessor",
-    f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
-    f"--member=serviceAccount:backend-admin{SA} --role=roles/secretmanager.secretAccessor",
-    "# session: runtime service account and its roles",
-    f"gcloud iam service-accounts describe backend-session{SA} --project={P} >/dev/null 2>&1 "
-    f"|| gcloud iam service-accounts create backend-session --project={P} "
-    "'--display-name=Cloud Function session'",
-    f"gcloud projects add-iam-policy-binding {P} --member=serviceAccount:backend-session{SA} "
-    f"--role=projects/{P}/roles/firebaseAuthSessionIssuer --condition=None",
-    f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
-    f"--member=serviceAccount:backend-session{SA} --role=roles/secretmanager.secretAccessor",
-    "# call: runtime service account and its roles",
-    f"gcloud iam service-accounts describe backend-call{SA} --project={P} >/dev/null 2>&1 "
-    f"|| gcloud iam service-accounts create backend-call --project={P} "
-    "'--display-name=Cloud Function call'",
+    "# Runtime service accounts: create",
     *(
-        f"gcloud projects add-iam-policy-binding {P} --member=serviceAccount:backend-call{SA} "
-        f"--role={role} --condition=None"
-        for role in (
-            f"projects/{P}/roles/firebaseAuthSessionRevoker",
-            f"projects/{P}/roles/firebaseAuthSessionIssuer",
-            "roles/datastore.user",
-            "roles/firebaseauth.viewer",
-            "roles/firebaseauth.admin",
-        )
+        f"gcloud iam service-accounts create backend-{name} --project={P} "
+        f"'--display-name=Cloud Function {name}'"
+        for name in FUNCTIONS
     ),
-    f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
-    f"--member=serviceAccount:backend-call{SA} --role=roles/secretmanager.secretAccessor",
-    "# identity: runtime service account and its roles",
-    f"gcloud iam service-accounts describe backend-identity{SA} --project={P} >/dev/null 2>&1 "
-    f"|| gcloud iam service-accounts create backend-identity --project={P} "
-    "'--display-name=Cloud Function identity'",
-    f"gcloud secrets add-iam-policy-binding clock-skew --project={P} "
-    f"--member=serviceAccount:backend-identity{SA} --role=roles/secretmanager.secretAccessor",
+    "# Roles the functions need: grant",
+    grant("admin", custom("firebaseAuthUserAdmin")),
+    grant("admin", "roles/datastore.user"),
+    # call: the union of the HTTP functions' roles (it serves all their operations).
+    grant("call", custom("backendSignOutRecorder")),
+    grant("call", custom("firebaseAuthSessionIssuer")),
+    grant("call", custom("firebaseAuthUserAdmin")),
+    grant("call", custom("firebaseAuthUserReader")),
+    grant("call", "roles/datastore.user"),
+    grant("me", custom("backendSignOutRecorder")),
+    grant("me", custom("firebaseAuthUserReader")),
+    grant("projects", custom("firebaseAuthUserReader")),
+    grant("projects", "roles/datastore.user"),
+    grant("session", custom("backendSignOutRecorder")),
+    grant("session", custom("firebaseAuthSessionIssuer")),
+    grant("signouts", custom("backendSignOutApplier")),
+    grant("signouts", "roles/eventarc.eventReceiver"),
+    grant_secret("cache-size", "admin"),
+    grant_secret("clock-skew", "admin"),
+    grant_secret("clock-skew", "call"),
+    grant_secret("clock-skew", "identity"),
+    grant_secret("clock-skew", "me"),
+    grant_secret("clock-skew", "projects"),
+    grant_secret("clock-skew", "session"),
+    grant_secret("clock-skew", "signouts"),
     "# me: the function",
     "gcloud functions deploy me "
     + COMMON_DEPLOY.format(name="me")
@@ -237,6 +271,27 @@ EXPECTED_DRY_RUN = [
     "IDENTITY_FUNCTION_URLS=https://us-central1-acme-prod.cloudfunctions.net/identity;"
     "REQUIRE_VERIFIED_EMAIL=false;SIGNUP_ALLOWED_EMAIL_DOMAINS=acme.com;THREADS=40'"
     " --set-secrets=TOKEN_CLOCK_SKEW_SECONDS=clock-skew:latest " + TAIL,
+    "# signouts: the function",
+    "gcloud functions deploy signouts --gen2 --runtime=python312 --region=us-central1 "
+    "--source=. --entry-point=signouts "
+    "--trigger-event-filters=type=google.cloud.firestore.document.v1.created "
+    "'--trigger-event-filters=database=(default)' "
+    "'--trigger-event-filters-path-pattern=document=signOuts/{user}/signOutEvents/{second}' "
+    f"--trigger-location=nam5 --trigger-service-account=backend-signouts{SA} --retry "
+    f"--service-account=backend-signouts{SA}"
+    " --memory=256Mi --cpu=1 --timeout=60s --min-instances=0 --max-instances=5"
+    " --concurrency=10"
+    f" '--set-env-vars=^;^{ENV_ALL};THREADS=10'"
+    " --set-secrets=TOKEN_CLOCK_SKEW_SECONDS=clock-skew:latest " + TAIL,
+    "gcloud functions add-invoker-policy-binding signouts --region=us-central1 "
+    f"--member=serviceAccount:backend-signouts{SA} --project=acme-prod",
+    "gcloud eventarc triggers create signouts-tenants --location=nam5 "
+    "--destination-run-service=signouts --destination-run-region=us-central1 "
+    "--event-filters=type=google.cloud.firestore.document.v1.created "
+    "'--event-filters=database=(default)' "
+    "'--event-filters-path-pattern=document=tenants/{tenant}/signOuts/{user}/signOutEvents/"
+    "{second}' --event-data-content-type=application/protobuf "
+    f"--service-account=backend-signouts{SA} --project=acme-prod",
     "# Firestore security rules and indexes",
     "npx firebase deploy --only firestore:rules,firestore:indexes --project acme-prod "
     "--non-interactive",
@@ -271,8 +326,11 @@ def valid() -> dict[str, Any]:
 
 
 def test_the_functions_are_the_entry_points_of_main() -> None:
-    assert function_names() == FUNCTIONS
-    assert deployable_names() == DEPLOYED
+    import handlers
+
+    assert function_names() == HTTP_FUNCTIONS
+    assert deployable_names() == FUNCTIONS
+    assert tuple(EVENT_FUNCTIONS) == handlers.EVENT_ENTRY_POINTS == ("signouts",)
 
 
 def test_the_blocking_function_is_an_entry_point_outside_the_route_table() -> None:
@@ -284,32 +342,54 @@ def test_the_blocking_function_is_an_entry_point_outside_the_route_table() -> No
     assert "identity" not in function_names()
 
 
+def test_the_event_function_is_an_entry_point_of_main_and_a_cloud_event() -> None:
+    """Eventarc calls main.signouts with a CloudEvent: functions-framework, loading it as
+    deployed (a fresh interpreter), serves it as one."""
+    from tests.unit.test_cold_start import fresh_python
+
+    probe = (
+        "import sys, functions_framework\n"
+        "from functions_framework import _function_registry\n"
+        "for name in sys.argv[1:]:\n"
+        "    app = functions_framework.create_app(target=name, source='main.py')\n"
+        "    print(name, _function_registry.REGISTRY_MAP.get(name), sorted(app.view_functions))\n"
+    )
+    completed = fresh_python(probe, *EVENT_FUNCTIONS)
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == [
+        f"{name} cloudevent ['cloudevent', 'static']" for name in EVENT_FUNCTIONS
+    ]
+
+
 def test_dry_run_prints_the_exact_commands(
     sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["--config", str(sample), "--dry-run"]) == 0
+    assert cli.main(["--config", str(sample), "--dry-run"], read_state=new_project) == 0
     assert capsys.readouterr().out.splitlines() == EXPECTED_DRY_RUN
 
 
 def test_dry_run_of_one_function_deploys_only_its_account_and_role(
     sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["--config", str(sample), "--dry-run", "--only", "projects"]) == 0
+    argv = ["--config", str(sample), "--dry-run", "--only", "projects"]
+    assert cli.main(argv, read_state=new_project) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
     assert [
         line
         for line in lines
-        if "backend-me" in line or "backend-admin" in line or "backend-session" in line
+        if any(f"backend-{name}" in line for name in FUNCTIONS if name != "projects")
     ] == []
-    assert not any("firebaseAuthSessionRevoker" in line for line in lines)
+    assert not any("backendSignOut" in line or "UserAdmin" in line for line in lines)
     assert not any(line.startswith("npx firebase") for line in lines)
+    assert "eventarc" not in " ".join(lines)
     assert sum(line.startswith("gcloud functions deploy projects ") for line in lines) == 1
 
 
 def test_dry_run_of_firestore_only_runs_the_firebase_cli(
     sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["--config", str(sample), "--dry-run", "--only", "firestore"]) == 0
+    argv = ["--config", str(sample), "--dry-run", "--only", "firestore"]
+    assert cli.main(argv, read_state=new_project) == 0
     out = capsys.readouterr().out
     commands = [line for line in out.splitlines() if not line.startswith("#")]
     assert commands == [EXPECTED_DRY_RUN[-1]]
@@ -317,7 +397,11 @@ def test_dry_run_of_firestore_only_runs_the_firebase_cli(
 
 def test_without_secrets_the_deploy_clears_old_ones(tmp_path: Path) -> None:
     config = parse(valid(), FUNCTIONS)
-    deploy = plan.build(config, ["admin"])[-1]
+    deploy = next(
+        step
+        for step in plan.build(config, ["admin"], NEW_PROJECT)
+        if step.argv[:3] == ("gcloud", "functions", "deploy")
+    )
     assert "--clear-secrets" in deploy.argv
     assert not any(arg.startswith("--set-secrets") for arg in deploy.argv)
     assert "--set-env-vars=FIREBASE_PROJECT_ID=acme-prod,THREADS=10" in deploy.argv
@@ -326,13 +410,23 @@ def test_without_secrets_the_deploy_clears_old_ones(tmp_path: Path) -> None:
 def test_the_shipped_config_is_valid_and_deploys_every_function(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    config = load(REPO_ROOT / "deploy" / "config.toml", deployable_names())
-    assert tuple(config.functions) == DEPLOYED
-    assert cli.main(["--dry-run"]) == 0
+    config = load(REPO_ROOT / "deploy" / "config.toml", FUNCTIONS)
+    assert tuple(config.functions) == FUNCTIONS
+    assert cli.main(["--dry-run"], read_state=new_project) == 0
     out = capsys.readouterr().out
-    for name in DEPLOYED:
+    for name in FUNCTIONS:
         assert f"gcloud functions deploy {name} --gen2 --runtime=python312 " in out
     assert "EMULATOR" not in out
+
+
+def test_an_event_function_needs_a_firestore_database(
+    sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["--config", str(sample), "--dry-run", "--only", "signouts"]
+    assert cli.main(argv, read_state=lambda config: CurrentState()) == 1
+    assert "the project has no (default) Firestore database" in capsys.readouterr().err
+    me_only = ["--config", str(sample), "--dry-run", "--only", "me"]
+    assert cli.main(me_only, read_state=lambda config: CurrentState()) == 0
 
 
 @pytest.mark.parametrize("only", ["bogus", "me,bogus", ",", ""], ids=repr)
@@ -340,11 +434,11 @@ def test_unknown_only_target_is_a_usage_error(
     only: str, sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        cli.main(["--config", str(sample), "--dry-run", "--only", only])
+        cli.main(["--config", str(sample), "--dry-run", "--only", only], read_state=new_project)
     assert exit_info.value.code == 2
     expected = (
         "--only: expected a comma-separated subset of me, projects, admin, session, call, "
-        "identity, firestore"
+        "identity, signouts, firestore"
     )
     assert expected in capsys.readouterr().err
 
@@ -353,37 +447,30 @@ def test_unknown_only_target_is_a_usage_error(
 
 
 class FakeRunner:
-    """Records commands; ``exists`` lists the resources that a ``describe`` finds."""
+    """Records the commands it is asked to run; fails the one containing ``fail_on``."""
 
-    def __init__(self, *, exists: Sequence[str] = (), fail_on: str | None = None) -> None:
-        self.exists = exists
+    def __init__(self, *, fail_on: str | None = None) -> None:
         self.fail_on = fail_on
-        self.calls: list[tuple[str, bool]] = []
+        self.calls: list[str] = []
 
-    def __call__(self, argv: Sequence[str], quiet: bool) -> int:
-        command = " ".join(argv)
-        self.calls.append((command, quiet))
-        if quiet:
-            return 0 if any(name in command for name in self.exists) else 1
+    def __call__(self, argv: Sequence[str]) -> int:
+        command = shlex.join(argv)
+        self.calls.append(command)
         return 7 if self.fail_on and self.fail_on in command else 0
 
 
-def test_run_executes_the_dry_run_commands_and_skips_existing_resources(
+def test_run_executes_exactly_the_dry_run_commands(
     sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    runner = FakeRunner(exists=["backend-me@"])
-    assert cli.main(["--config", str(sample), "--only", "me"], run=runner) == 0
-    executed = [command for command, quiet in runner.calls if not quiet]
-    checked = [command for command, quiet in runner.calls if quiet]
-    assert checked == [
-        f"gcloud iam roles describe firebaseAuthSessionRevoker --project={P}",
-        f"gcloud iam service-accounts describe backend-me{SA} --project={P}",
-    ]
-    assert not any("service-accounts create" in command for command in executed)
-    assert executed[1].startswith("gcloud iam roles create firebaseAuthSessionRevoker ")
-    assert executed[-1].startswith("gcloud functions deploy me --gen2 ")
+    argv = ["--config", str(sample), "--only", "me"]
+    assert cli.main([*argv, "--dry-run"], read_state=new_project) == 0
+    printed = [line for line in capsys.readouterr().out.splitlines() if not line.startswith("#")]
+    runner = FakeRunner()
+    assert cli.main(argv, run=runner, read_state=new_project) == 0
+    assert runner.calls == printed
+    assert runner.calls[-1].startswith("gcloud functions deploy me --gen2 ")
     err = capsys.readouterr().err
-    assert f"exists, skipped: gcloud iam service-accounts create backend-me --project={P}" in err
+    assert err.startswith("deploy: 6 IAM change(s) against the current state")
     assert err.rstrip().endswith("deploy: done")
 
 
@@ -391,10 +478,9 @@ def test_run_stops_at_the_first_failing_command(
     sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     runner = FakeRunner(fail_on="add-iam-policy-binding")
-    assert cli.main(["--config", str(sample)], run=runner) == 1
-    executed = [command for command, quiet in runner.calls if not quiet]
-    assert "add-iam-policy-binding" in executed[-1]
-    assert not any("functions deploy" in command for command in executed)
+    assert cli.main(["--config", str(sample)], run=runner, read_state=new_project) == 1
+    assert "add-iam-policy-binding" in runner.calls[-1]
+    assert not any("functions deploy" in command for command in runner.calls)
     assert "error command_failed: exit status 7: gcloud projects add-iam-policy-binding" in (
         capsys.readouterr().err
     )
@@ -404,8 +490,15 @@ def test_an_invalid_config_runs_nothing(tmp_path: Path, capsys: pytest.CaptureFi
     path = tmp_path / "config.toml"
     path.write_text(SAMPLE_TOML.replace('memory = "1Gi"', 'memory = "1GB"'))
     runner = FakeRunner()
-    assert cli.main(["--config", str(path)], run=runner) == 1
+    read: list[DeployConfig] = []
+
+    def reader(config: DeployConfig) -> CurrentState:
+        read.append(config)
+        return NEW_PROJECT
+
+    assert cli.main(["--config", str(path)], run=runner, read_state=reader) == 1
     assert runner.calls == []
+    assert read == [], "an invalid config is refused before the project is read"
     err = capsys.readouterr().err
     assert err.startswith(f"error config: {path}: 1 problem(s):")
     assert "functions.projects.memory: expected a size like 256Mi or 1Gi" in err
@@ -432,7 +525,8 @@ INVALID = [
         "unknown_function",
         "functions.billing",
         {},
-        "functions.billing: no such function (expected one of: me, projects, admin, session, call)",
+        "functions.billing: no such function (expected one of: me, projects, admin, session, "
+        "call, identity, signouts)",
     ),
     ("unknown_top_key", "regoin", "x", "regoin: unknown key"),
     ("unknown_function_key", "functions.me.memroy", "1Gi", "functions.me.memroy: unknown key"),
@@ -600,64 +694,124 @@ def test_a_value_with_a_comma_uses_gcloud_list_escaping() -> None:
 # --- least privilege and what is uploaded -------------------------------------------
 
 
-def test_every_function_has_its_own_roles_and_only_admin_administers_auth() -> None:
-    assert set(FUNCTION_ROLES) == set(deployable_names())
-    assert FUNCTION_ROLES["identity"] == (), "identity touches no Firestore and no Auth admin API"
-    assert FUNCTION_ROLES["me"] == (SESSION_REVOKER,), "me touches no Firestore"
-    assert SESSION_REVOKER.permissions == ("firebaseauth.users.get", "firebaseauth.users.update")
-    holders = [
-        name for name, roles in FUNCTION_ROLES.items() if "roles/firebaseauth.admin" in roles
-    ]
-    # call serves admin's operations too (as callables): the union of every function's roles.
-    assert holders == ["admin", "call"]
-    others = [role for name in FUNCTIONS if name != "call" for role in FUNCTION_ROLES[name]]
-    assert set(FUNCTION_ROLES["call"]) == set(others)
-    for roles in FUNCTION_ROLES.values():
-        assert not any(
-            role in {"roles/owner", "roles/editor", "roles/firebase.admin"} for role in roles
-        )
+def test_every_function_has_its_roles_and_says_what_its_code_needs() -> None:
+    assert set(FUNCTION_ROLES) == set(FUNCTIONS)
+    assert set(NEEDS) == set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_the_roles_grant_what_the_code_needs(function: str) -> None:
+    missing = NEEDS[function] - permissions_of(function)
+    assert missing == set(), f"{function} cannot do its job without {sorted(missing)}"
+
+
+#: Functions whose roles are all custom (or exact predefined ones): they hold nothing
+#: their code does not use. projects and admin use roles/datastore.user, which adds
+#: only read-only metadata permissions (indexes, statistics, namespaces).
+EXACT = ("me", "session", "signouts", "identity")
+
+
+@pytest.mark.parametrize("function", EXACT)
+def test_the_exposed_functions_hold_exactly_what_they_need(function: str) -> None:
+    assert permissions_of(function) == NEEDS[function]
+
+
+#: (rule id, permission, the only functions that may hold it)
+WHO_MAY: list[tuple[str, str, set[str]]] = [
+    # Setting custom claims, passwords, emails, validSince, disabled: one permission.
+    # call serves admin's operations as callables, so it holds it too (README, "What is
+    # left").
+    (
+        "users_update_only_admin_signouts_and_call",
+        "firebaseauth.users.update",
+        {"admin", "signouts", "call"},
+    ),
+    (
+        "session_cookies_only_session_and_call",
+        "firebaseauth.users.createSession",
+        {"session", "call"},
+    ),
+    ("nobody_deletes_users", "firebaseauth.users.delete", set()),
+    ("nobody_creates_users", "firebaseauth.users.create", set()),
+    ("nobody_sends_auth_emails", "firebaseauth.users.sendEmail", set()),
+    ("nobody_changes_auth_config", "firebaseauth.configs.update", set()),
+    ("nobody_reads_auth_secrets", "firebaseauth.configs.getSecret", set()),
+    (
+        "only_writers_change_documents",
+        "datastore.entities.update",
+        {"projects", "admin", "signouts", "call"},
+    ),
+    ("only_writers_delete_documents", "datastore.entities.delete", {"projects", "admin", "call"}),
+    ("nobody_manages_iam", "resourcemanager.projects.setIamPolicy", set()),
+]
 
 
 @pytest.mark.parametrize(
-    ("env", "ledger"),
-    [
-        ({"APP_CHECK": "enforce", "FIREBASE_PROJECT_NUMBER": 123456789012}, True),
-        ({"APP_CHECK": "monitor", "FIREBASE_PROJECT_NUMBER": "123456789012"}, True),
-        ({"APP_CHECK": "off", "FIREBASE_PROJECT_NUMBER": "123456789012"}, False),
-        ({}, False),
-    ],
-    ids=["enforce", "monitor", "off", "unset"],
+    ("permission", "holders"),
+    [case[1:] for case in WHO_MAY],
+    ids=[case[0] for case in WHO_MAY],
 )
-def test_app_check_gives_the_single_use_functions_the_ledger(
-    env: dict[str, Any], ledger: bool
-) -> None:
-    """With App Check on, me and session spend tokens in Firestore (admin already may)."""
+def test_who_may_do_what(permission: str, holders: set[str]) -> None:
+    assert {f for f in FUNCTIONS if permission in permissions_of(f)} == holders
+
+
+def test_call_holds_the_union_of_the_http_functions_and_nothing_else() -> None:
+    others = ("me", "session", "projects", "admin")
+    assert set(roles_for("call")) == {role for name in others for role in roles_for(name)}
+    assert NEEDS["call"] == frozenset().union(*(NEEDS[name] for name in others))
+
+
+def test_no_function_holds_a_basic_or_firebase_wide_role() -> None:
+    forbidden = {"roles/owner", "roles/editor", "roles/viewer", "roles/firebase.admin"}
+    forbidden |= {"roles/firebaseauth.admin", "roles/firebaseauth.editor"}
+    for name in FUNCTIONS:
+        assert forbidden.isdisjoint(role for role in roles_for(name) if isinstance(role, str))
+
+
+def test_me_and_session_read_users_and_record_sign_outs_only() -> None:
+    assert roles_for("me") == (USER_READER, SIGN_OUT_RECORDER)
+    assert "datastore.entities.update" not in SIGN_OUT_RECORDER.permissions
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"APP_CHECK": "enforce", "FIREBASE_PROJECT_NUMBER": 123456789012}, {"APP_CHECK": "off"}, {}],
+    ids=["app_check_on", "app_check_off", "unset"],
+)
+def test_the_app_check_ledger_needs_no_extra_role(env: dict[str, Any]) -> None:
+    """Spending a single-use token creates a document: every function serving such a
+    route may create documents, whatever APP_CHECK says, and gets no more for it."""
+    from handlers.http import APP_CHECK_SINGLE_USE
+    from tools._routes import route_specs
+
+    owners = {spec.pattern: spec.function for spec in route_specs()}
+    assert {owners[pattern] for _method, pattern in APP_CHECK_SINGLE_USE} == set(
+        APP_CHECK_LEDGER_FUNCTIONS
+    )
+    for function in APP_CHECK_LEDGER_FUNCTIONS:
+        assert "datastore.entities.create" in permissions_of(function)
     data = valid()
     data["env"] = env
-    steps = [step.render() for step in plan.build(parse(data, FUNCTIONS), FUNCTIONS)]
-    for name in FUNCTIONS:
-        bindings = [
-            line
-            for line in steps
-            if "add-iam-policy-binding" in line and f"backend-{name}@" in line
-        ]
-        has_datastore = [line for line in bindings if "--role=roles/datastore.user" in line]
-        expected = (
-            1
-            if name in {"projects", "admin", "call"} or (ledger and name in {"me", "session"})
-            else 0
-        )
-        assert len(has_datastore) == expected, (name, bindings)
-    deploys = [line for line in steps if line.startswith("gcloud functions deploy ")]
-    for line in deploys:
-        assert ("APP_CHECK=enforce" in line) == (env.get("APP_CHECK") == "enforce")
+    config = parse(data, FUNCTIONS)
+    roles = {
+        step.argv[4].removeprefix("--member=") + " " + step.argv[5]
+        for step in plan.build(config, FUNCTIONS, NEW_PROJECT)
+        if step.argv[1:3] == ("projects", "add-iam-policy-binding")
+    }
+    data["env"] = {}
+    baseline = {
+        step.argv[4].removeprefix("--member=") + " " + step.argv[5]
+        for step in plan.build(parse(data, FUNCTIONS), FUNCTIONS, NEW_PROJECT)
+        if step.argv[1:3] == ("projects", "add-iam-policy-binding")
+    }
+    assert roles == baseline
 
 
 def test_a_function_without_roles_stops_the_deploy(
     monkeypatch: pytest.MonkeyPatch, sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.delitem(FUNCTION_ROLES, "admin")
-    assert cli.main(["--config", str(sample), "--dry-run"]) == 1
+    assert cli.main(["--config", str(sample), "--dry-run"], read_state=new_project) == 1
     assert "no IAM roles are defined for admin" in capsys.readouterr().err
 
 
@@ -715,18 +869,18 @@ def test_the_upload_holds_every_package_main_imports() -> None:
 # --- the identity function (Identity Platform's blocking events) ------------------------
 
 
-def _with_identity(env: dict[str, Any] | None = None) -> dict[str, Any]:
-    data = valid()
-    data["functions"]["identity"] = {**data["functions"]["me"], "env": env or {}}
-    return data
-
-
 def test_identity_is_told_the_url_it_is_registered_under() -> None:
-    config = parse(_with_identity(), DEPLOYED)
+    config = parse(valid(), FUNCTIONS)
     assert config.functions["identity"].env["IDENTITY_FUNCTION_URLS"] == (
         "https://europe-west1-acme-prod.cloudfunctions.net/identity"
     )
     assert "IDENTITY_FUNCTION_URLS" not in config.functions["me"].env
+
+
+def _with_identity(env: dict[str, Any]) -> dict[str, Any]:
+    data = valid()
+    data["functions"]["identity"]["env"] = env
+    return data
 
 
 def test_identity_urls_given_in_the_config_are_kept() -> None:
@@ -734,7 +888,7 @@ def test_identity_urls_given_in_the_config_are_kept() -> None:
         "https://europe-west1-acme-prod.cloudfunctions.net/identity",
         "https://identity-abc123-ew.a.run.app",
     ]
-    config = parse(_with_identity({"IDENTITY_FUNCTION_URLS": urls}), DEPLOYED)
+    config = parse(_with_identity({"IDENTITY_FUNCTION_URLS": urls}), FUNCTIONS)
     assert config.functions["identity"].env["IDENTITY_FUNCTION_URLS"] == ",".join(urls)
 
 
@@ -751,13 +905,13 @@ def test_a_sign_up_policy_the_function_would_refuse_stops_the_deploy(
     env: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(DeployConfigError, match=message):
-        parse(_with_identity(env), DEPLOYED)
+        parse(_with_identity(env), FUNCTIONS)
 
 
 def test_identity_gets_an_account_with_no_role_and_a_public_invoker() -> None:
     """Identity Platform calls it without IAM credentials (firebase-tools makes auth
     blocking functions public too); the token it sends is what is checked."""
-    steps = plan.build(parse(_with_identity(), DEPLOYED), ["identity"])
+    steps = plan.build(parse(valid(), FUNCTIONS), ["identity"], NEW_PROJECT)
     rendered = [step.render() for step in steps]
     assert not any("add-iam-policy-binding" in line for line in rendered)
     assert any("service-accounts create backend-identity" in line for line in rendered)

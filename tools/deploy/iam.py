@@ -2,112 +2,237 @@
 
 The roles follow from what the code calls, so they live here, next to the code, and
 not in the environment's config: a new function fails the deploy until it is added.
+``NEEDS`` says, per function, the permissions its code uses; a unit test checks that
+the roles grant them, and that nothing else can change users (README, "What each
+function may do").
 
-- ``me`` reads the caller's user record (revocation and disabled checks) and, for
-  ``POST /me/revoke-sessions``, revokes the caller's refresh tokens, which is a user
-  update. No predefined role has ``firebaseauth.users.update`` without far more
-  (``roles/firebaseauth.admin`` also manages providers and tenants), so ``me`` gets a
-  custom role with exactly ``users.get`` and ``users.update``. No Firestore (but see
-  App Check below).
-- ``session`` exchanges ID tokens for session cookies (``createSession``) and, on
-  ``DELETE /session``, revokes the user's sessions; like ``me``, no Firestore (ditto).
-- ``projects`` reads and writes Firestore and checks that member uids exist.
-- ``admin`` reads and writes Firestore (audit log, leases) and sets custom claims
-  and revokes sessions, i.e. administers Firebase Auth users.
+Identity Toolkit has one permission for every change to a user,
+``firebaseauth.users.update`` (``accounts:update``: custom claims, ``validSince``,
+email, password, ``disabled``, ...), and IAM conditions cannot look inside a request,
+so whoever may revoke refresh tokens may also mint admins and take over any account.
+Only ``admin``, ``signouts`` and ``call`` hold it; of these, only ``call`` is reachable
+by an ordinary caller (it serves ``admin``'s operations too; README, "What is left"):
+
+- ``me`` and ``session`` read user records (revocation checks) and, for "sign out
+  everywhere", *record* the sign-out in Firestore (``store.sign_outs``): every
+  instance refuses the user's earlier sessions from then on.
+- ``signouts`` is not an HTTP function: Eventarc calls it when a sign-out is recorded,
+  and it revokes the user's refresh tokens (the Firebase-wide effect).
+- ``projects`` reads and writes Firestore and looks users up (members, emails).
+- ``admin`` reads and writes Firestore (audit log, leases), sets custom claims and
+  revokes sessions.
 - ``identity`` answers Identity Platform's blocking events from the token it is sent
   and its settings: no Firestore, no Auth admin API, so no role at all (Identity
   Platform itself applies the claims it answers with).
-
-- ``call`` serves every operation of the others as a Firebase callable function
-  (``handlers.callables``), so it needs the union of their roles (derived below: a
-  role added to one of them reaches ``call`` too).
-
-With App Check on (``APP_CHECK`` monitor or enforce), the functions that serve
-single-use operations (``handlers.http.APP_CHECK_SINGLE_USE``) spend App Check tokens
-in Firestore, so ``me`` and ``session`` then also get ``roles/datastore.user``.
+- ``call`` serves every operation of the HTTP functions as a Firebase callable
+  function (``handlers.callables``), so it needs the union of their roles (derived
+  below: a role added to one of them reaches ``call`` too).
 
 Verifying ID tokens needs no role (Google's public keys are public).
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class CustomRole:
-    """A project-level custom IAM role that the deploy creates when it is missing."""
+    """A project-level custom IAM role; the deploy keeps it at exactly these values."""
 
     id: str
     title: str
     description: str
     permissions: tuple[str, ...]
+    stage: str = "GA"
 
     def name(self, project: str) -> str:
         return f"projects/{project}/roles/{self.id}"
 
 
-SESSION_REVOKER = CustomRole(
-    id="firebaseAuthSessionRevoker",
-    title="Firebase Auth session revoker",
-    description="Read user records and revoke refresh tokens (POST /me/revoke-sessions).",
-    permissions=("firebaseauth.users.get", "firebaseauth.users.update"),
+USER_READER = CustomRole(
+    id="firebaseAuthUserReader",
+    title="Firebase Auth user reader",
+    description="Read user records (revocation checks, member lookups); change nothing.",
+    permissions=("firebaseauth.users.get",),
 )
-
 SESSION_ISSUER = CustomRole(
     id="firebaseAuthSessionIssuer",
     title="Firebase Auth session issuer",
-    description="Read user records, create session cookies, revoke sessions (/session).",
+    description="Read user records and exchange ID tokens for session cookies (/session).",
+    permissions=("firebaseauth.users.createSession", "firebaseauth.users.get"),
+)
+SIGN_OUT_RECORDER = CustomRole(
+    id="backendSignOutRecorder",
+    title="Backend sign-out recorder",
+    description=(
+        "Create and read Firestore documents: record sign-outs and spent App Check "
+        "tokens; never change or delete a document."
+    ),
+    permissions=("datastore.entities.create", "datastore.entities.get", "datastore.entities.list"),
+)
+USER_ADMIN = CustomRole(
+    id="firebaseAuthUserAdmin",
+    title="Firebase Auth user admin",
+    description="Read and update user records: custom claims, revocation (/admin).",
+    permissions=("firebaseauth.users.get", "firebaseauth.users.update"),
+)
+SIGN_OUT_APPLIER = CustomRole(
+    id="backendSignOutApplier",
+    title="Backend sign-out applier",
+    description=(
+        "Revoke the refresh tokens of users whose sign-out was recorded, and mark the "
+        "record applied (the signouts function, called by Eventarc only)."
+    ),
     permissions=(
-        "firebaseauth.users.createSession",
+        "datastore.entities.get",
+        "datastore.entities.update",
         "firebaseauth.users.get",
         "firebaseauth.users.update",
     ),
 )
 
+DATASTORE_USER = "roles/datastore.user"
+#: Lets the signouts account receive the Firestore events that trigger its function.
+EVENT_RECEIVER = "roles/eventarc.eventReceiver"
+
 #: Project-level roles of each function's runtime service account.
 FUNCTION_ROLES: Mapping[str, tuple[str | CustomRole, ...]] = {
-    "me": (SESSION_REVOKER,),
-    "session": (SESSION_ISSUER,),
-    "projects": ("roles/datastore.user", "roles/firebaseauth.viewer"),
-    "admin": ("roles/datastore.user", "roles/firebaseauth.admin"),
+    "me": (USER_READER, SIGN_OUT_RECORDER),
+    "session": (SESSION_ISSUER, SIGN_OUT_RECORDER),
+    "projects": (DATASTORE_USER, USER_READER),
+    "admin": (DATASTORE_USER, USER_ADMIN),
+    "signouts": (SIGN_OUT_APPLIER, EVENT_RECEIVER),
     "identity": (),
 }
-#: The callable function (``handlers.CALLABLE``) runs every operation of the others.
+#: The callable function (``handlers.CALLABLE``) runs every operation of the HTTP
+#: functions, so it holds the union of their roles (a role added to one reaches it too).
 CALLABLE_FUNCTION = "call"
+#: The functions whose operations ``call`` serves (``handlers.FUNCTION_MODULES``).
+HTTP_FUNCTIONS = ("me", "session", "projects", "admin")
 FUNCTION_ROLES = {
     **FUNCTION_ROLES,
     CALLABLE_FUNCTION: tuple(
-        dict.fromkeys(role for roles in FUNCTION_ROLES.values() for role in roles)
+        dict.fromkeys(role for name in HTTP_FUNCTIONS for role in FUNCTION_ROLES[name])
     ),
 }
-#: Functions that spend App Check tokens (they serve ``APP_CHECK_SINGLE_USE`` routes).
+
+#: What each function's code calls, as IAM permissions (checked against FUNCTION_ROLES).
+NEEDS: Mapping[str, frozenset[str]] = {
+    # revocation checks (user record + recorded sign-outs); POST /me/revoke-sessions
+    # records one; with App Check on, spending a token creates a ledger document.
+    "me": frozenset(
+        {
+            "firebaseauth.users.get",
+            "datastore.entities.get",
+            "datastore.entities.list",
+            "datastore.entities.create",
+        }
+    ),
+    "session": frozenset(
+        {
+            "firebaseauth.users.get",
+            "firebaseauth.users.createSession",
+            "datastore.entities.get",
+            "datastore.entities.list",
+            "datastore.entities.create",
+        }
+    ),
+    "projects": frozenset(
+        {
+            "firebaseauth.users.get",
+            "datastore.databases.get",
+            "datastore.entities.create",
+            "datastore.entities.delete",
+            "datastore.entities.get",
+            "datastore.entities.list",
+            "datastore.entities.update",
+        }
+    ),
+    "admin": frozenset(
+        {
+            "firebaseauth.users.get",
+            "firebaseauth.users.update",
+            "datastore.databases.get",
+            "datastore.entities.create",
+            "datastore.entities.delete",
+            "datastore.entities.get",
+            "datastore.entities.list",
+            "datastore.entities.update",
+        }
+    ),
+    "signouts": frozenset(
+        {
+            "firebaseauth.users.get",
+            "firebaseauth.users.update",
+            "datastore.entities.get",
+            "datastore.entities.update",
+            "eventarc.events.receiveEvent",
+        }
+    ),
+    "identity": frozenset(),
+}
+NEEDS = {
+    **NEEDS,
+    CALLABLE_FUNCTION: frozenset().union(*(NEEDS[name] for name in HTTP_FUNCTIONS)),
+}
+
+#: The permissions of the predefined roles used above (from Google's role reference),
+#: so that tests can compute what each account may do.
+PREDEFINED: Mapping[str, frozenset[str]] = {
+    DATASTORE_USER: frozenset(
+        {
+            "appengine.applications.get",
+            "datastore.databases.get",
+            "datastore.databases.getMetadata",
+            "datastore.entities.allocateIds",
+            "datastore.entities.create",
+            "datastore.entities.delete",
+            "datastore.entities.get",
+            "datastore.entities.list",
+            "datastore.entities.update",
+            "datastore.indexes.list",
+            "datastore.namespaces.get",
+            "datastore.namespaces.list",
+            "datastore.statistics.get",
+            "datastore.statistics.list",
+            "resourcemanager.projects.get",
+            "resourcemanager.projects.list",
+        }
+    ),
+    EVENT_RECEIVER: frozenset({"eventarc.events.receiveEvent"}),
+    "roles/secretmanager.secretAccessor": frozenset({"secretmanager.versions.access"}),
+}
+
+#: Functions that spend App Check tokens (they serve ``APP_CHECK_SINGLE_USE`` routes):
+#: their roles let them create documents (the ledger) whatever ``APP_CHECK`` says.
 APP_CHECK_LEDGER_FUNCTIONS = ("me", "session", "admin")
-#: What spending a token needs: creating a document in ``appCheckConsumed``.
-APP_CHECK_LEDGER_ROLE = "roles/datastore.user"
 #: Given on each secret a function mounts (not project-wide).
 SECRET_ACCESSOR = "roles/secretmanager.secretAccessor"  # noqa: S105 - a role name
 
 
-def roles_for(
-    function: str, env: Mapping[str, str], secrets: Collection[str] = ()
-) -> tuple[str | CustomRole, ...]:
-    """The project-level roles of ``function`` deployed with these settings: its own,
-    plus Firestore access for the App Check ledger when App Check is on (or set from
-    a secret, so unknown here)."""
-    roles = FUNCTION_ROLES[function]
-    app_check_on = "APP_CHECK" in secrets or env.get("APP_CHECK", "").strip().lower() not in {
-        "",
-        "off",
-    }
-    if (
-        app_check_on
-        and function in APP_CHECK_LEDGER_FUNCTIONS
-        and APP_CHECK_LEDGER_ROLE not in roles
-    ):
-        roles = (*roles, APP_CHECK_LEDGER_ROLE)
-    return roles
+def roles_for(function: str) -> tuple[str | CustomRole, ...]:
+    """The project-level roles of ``function``'s runtime service account."""
+    return FUNCTION_ROLES[function]
+
+
+def permissions_of(function: str) -> frozenset[str]:
+    """Every permission ``function``'s account holds on the project (its roles expanded)."""
+    granted: set[str] = set()
+    for role in FUNCTION_ROLES[function]:
+        granted |= set(role.permissions) if isinstance(role, CustomRole) else PREDEFINED[role]
+    return frozenset(granted)
+
+
+def custom_roles(functions: list[str] | tuple[str, ...]) -> tuple[CustomRole, ...]:
+    """The custom roles the given functions use, each once, in first-use order."""
+    found: dict[str, CustomRole] = {}
+    for function in functions:
+        for role in FUNCTION_ROLES[function]:
+            if isinstance(role, CustomRole):
+                found.setdefault(role.id, role)
+    return tuple(found.values())
 
 
 def role_name(role: str | CustomRole, project: str) -> str:
