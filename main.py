@@ -1,11 +1,11 @@
 """Cloud Functions entry points. Wiring only: each name is a deployable function.
 
 Deploy one function per entry point (``--entry-point
-me|projects|admin|session|call|identity|signouts``; ``call`` serves every operation as a
-Firebase callable function, ``handlers.callables``; ``identity`` answers Identity
-Platform's blocking events; ``signouts``, not HTTP, is called by Eventarc for each
-recorded sign-out, ``handlers.sign_outs``); run the HTTP ones locally on one port with
-``--target local``.
+me|projects|admin|session|call|admincall|identity|signouts``; ``call`` serves the
+operations of me, projects and session as Firebase callable functions and ``admincall``
+admin's, ``handlers.callables``; ``identity`` answers Identity Platform's blocking
+events; ``signouts``, not HTTP, is called by Eventarc for each recorded sign-out,
+``handlers.sign_outs``); run the HTTP ones locally on one port with ``--target local``.
 
 The settings are read and checked at import (a bad environment stops the instance
 before it serves). The process's objects are built by the composition root

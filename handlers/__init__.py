@@ -1,5 +1,6 @@
 """HTTP adapters: one ``Function`` per deployed Cloud Function, the callable protocol over
-all of them (``call``), plus a local router.
+them (``call`` for the ordinary functions, ``admincall`` for ``admin``), plus a local
+router.
 
 The function modules are imported on first access (PEP 562), so that the ``me``
 function does not import the other functions' handlers and what they need
@@ -9,7 +10,7 @@ function does not import the other functions' handlers and what they need
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -25,27 +26,34 @@ FUNCTION_MODULES = {
     "admin": "handlers.admin",
     "session": "handlers.session",
 }
-#: The function that serves every endpoint as a Firebase callable (``handlers.callables``).
-CALLABLE = "call"
+#: The functions that serve the endpoints as Firebase callables (``handlers.callables``),
+#: each with the declared functions whose operations it serves: every declared function
+#: in exactly one, and ``admin``'s alone, so that the identity every signed-in caller
+#: reaches through ``call`` holds none of ``admin``'s roles (tools/deploy/iam.py).
+CALLABLES: Mapping[str, tuple[str, ...]] = {
+    "call": ("me", "projects", "session"),
+    "admincall": ("admin",),
+}
 #: Deployed but serving no API route: Identity Platform's blocking events
 #: (``handlers.identity``), at ``/identity`` locally.
 BLOCKING_ENTRY_POINTS = ("identity",)
 #: Deployed with a Firestore trigger, not HTTP: Eventarc calls them with CloudEvents
 #: (``signouts``, ``handlers.sign_outs``: applies recorded sign-outs). Not served locally.
 EVENT_ENTRY_POINTS = ("signouts",)
-#: The deployed functions: each declared function, the callable one, the blocking one,
+#: The deployed functions: each declared function, the callable ones, the blocking one,
 #: the event ones.
-DEPLOYED = (*FUNCTION_MODULES, CALLABLE, *BLOCKING_ENTRY_POINTS, *EVENT_ENTRY_POINTS)
+DEPLOYED = (*FUNCTION_MODULES, *CALLABLES, *BLOCKING_ENTRY_POINTS, *EVENT_ENTRY_POINTS)
 #: What ``main.py`` offers: each deployed function, and ``local``, all of them on one port.
 ENTRY_POINTS = (*DEPLOYED, "local")
 
 __all__ = [
-    "CALLABLE",
+    "CALLABLES",
     "DEPLOYED",
     "ENTRY_POINTS",
     "EVENT_ENTRY_POINTS",
     "FUNCTIONS",
     "FUNCTION_MODULES",
+    "callable_functions",
     "entry_point",
     "event_entry_point",
     "function",
@@ -74,11 +82,20 @@ def entry_point(name: str, container: Container) -> Callable[[Request], Response
             return container.identity(request)
 
         return identity
-    if name == CALLABLE:
+    if name in CALLABLES:
         from handlers import callables
 
-        return callables.bind(_functions(), container)
+        return callables.bind(name, callable_functions(name), container)
     return function(name).bind(container)
+
+
+def callable_functions(name: str) -> tuple[Function[Any], ...]:
+    """The declared functions whose operations the callable function ``name`` serves.
+
+    Raises:
+        KeyError: no such callable function.
+    """
+    return tuple(function(served) for served in CALLABLES[name])
 
 
 def event_entry_point(name: str, container: Container) -> Callable[[Any], None]:
@@ -101,15 +118,18 @@ def _local(container: Container) -> Callable[[Request], Response]:
     from handlers.http import Function
 
     functions = [(declared, declared.bind(container)) for declared in _functions()]
-    call = callables.bind(_functions(), container)
+    calls = {
+        f"/{name}/": callables.bind(name, callable_functions(name), container) for name in CALLABLES
+    }
     nowhere = Function("", needs=lambda _: None).bind(container)
 
     def local(request: Request) -> Response:
         path = request.path.rstrip("/") or "/"
         if path == "/identity":  # Identity Platform's blocking events (no API route)
             return container.identity(request)
-        if path.startswith(callables.PREFIX + "/"):
-            return call(request)
+        for prefix, call in calls.items():
+            if path.startswith(prefix):
+                return call(request)
         for declared, serve in functions:
             if declared.owns(path):
                 return serve(request)

@@ -1,7 +1,9 @@
 """The Firebase callable protocol over the same operations: every declared endpoint is
-also ``POST /call/{operationId}``, as the Firebase client SDKs' ``httpsCallable``
+also ``POST /{callable}/{operationId}``, as the Firebase client SDKs' ``httpsCallable``
 speaks it (firebase-js-sdk ``packages/functions/src/service.ts`` and ``error.ts``;
-firebase-functions-python ``https_fn.on_call``).
+firebase-functions-python ``https_fn.on_call``). Which callable function serves which
+functions' operations is ``handlers.CALLABLES`` (``/call/...`` the ordinary ones,
+``/admincall/...`` ``admin``'s); each answers NOT_FOUND for the others' operations.
 
 - Request: ``{"data": {...}}`` (``application/json``), where ``data`` names the path
   parameters, the query parameters and the body fields of the operation, plus
@@ -47,9 +49,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: The deployed function's name, and the path prefix of the callables locally.
-NAME = "call"
-PREFIX = f"/{NAME}"
 #: ``data`` fields that stand for the headers of the same meaning.
 IF_MATCH_FIELD = "ifMatch"
 IDEMPOTENCY_KEY_FIELD = "idempotencyKey"
@@ -206,10 +205,14 @@ def operations(
     return found
 
 
-def bind(functions: Iterable[Function[Any]], container: Container) -> Callable[[Request], Response]:
-    """The ``call`` entry point: every endpoint of ``functions`` as a callable, with the
-    same CORS as the REST functions."""
-    adapter = Callables(operations(functions, lambda function: function.served(container)))
+def bind(
+    name: str, functions: Iterable[Function[Any]], container: Container
+) -> Callable[[Request], Response]:
+    """The entry point of the callable function ``name`` (``handlers.CALLABLES``): every
+    endpoint of ``functions`` as a callable at ``/{name}/{operationId}``, with the same
+    CORS as the REST functions."""
+    served = operations(functions, lambda function: function.served(container))
+    adapter = Callables(served, prefix=f"/{name}")
     project_id = container.settings.project_id
     return with_cors(
         lambda request: adapter.serve(request, project_id),
@@ -218,11 +221,12 @@ def bind(functions: Iterable[Function[Any]], container: Container) -> Callable[[
 
 
 class Callables:
-    """``POST /call/{operationId}`` (or ``/{operationId}`` when Cloud Functions stripped
+    """``POST {prefix}/{operationId}`` (or ``/{operationId}`` when Cloud Functions stripped
     the function's name) -> the operation's REST request -> the callable envelope."""
 
-    def __init__(self, by_id: Mapping[str, Operation]) -> None:
+    def __init__(self, by_id: Mapping[str, Operation], prefix: str) -> None:
         self._by_id = dict(by_id)
+        self._prefix = prefix
 
     def serve(self, request: Request, project_id: str) -> Response:
         try:
@@ -238,7 +242,8 @@ class Callables:
 
     def _operation(self, path: str) -> Operation:
         name = path.rstrip("/")
-        name = name.removeprefix(PREFIX + "/") if name.startswith(PREFIX + "/") else name[1:]
+        prefix = self._prefix + "/"
+        name = name.removeprefix(prefix) if name.startswith(prefix) else name[1:]
         operation = self._by_id.get(name)
         if operation is None:
             raise errors.NotFound("No such callable function.")

@@ -70,34 +70,48 @@ BLOCKING_FUNCTIONS = BLOCKING_ENTRY_POINTS
 
 def function_names(functions: Iterable[Function[Any]] | None = None) -> tuple[str, ...]:
     """The names of the deployed functions: each of ``handlers.FUNCTIONS``, in declaration
-    order, then the one that serves all their endpoints as callables (``handlers.CALLABLE``)."""
-    from handlers import CALLABLE
+    order, then those that serve their endpoints as callables (``handlers.CALLABLES``)."""
+    from handlers import CALLABLES
 
-    return (*(f.name for f in _functions(functions)), CALLABLE)
+    return (*(f.name for f in _functions(functions)), *CALLABLES)
 
 
 def callable_specs(functions: Iterable[Function[Any]] | None = None) -> list[RouteSpec]:
-    """``POST /call/{operationId}`` for every endpoint (``handlers.callables``), one route
-    per operation, served by the callable function."""
-    from handlers import CALLABLE
+    """``POST /{callable}/{operationId}`` for every endpoint (``handlers.callables``), one
+    route per operation, served by the callable function whose group
+    (``handlers.CALLABLES``) holds the endpoint's function.
 
-    return [
-        RouteSpec(
-            function=CALLABLE,
-            pattern=f"/{CALLABLE}/{endpoint.operation_id}",
-            path=f"/{CALLABLE}/{endpoint.operation_id}",
-            params=(),
-            operations=(
-                Operation(
-                    "POST",
-                    f"{CALLABLE}_{endpoint.operation_id}",
-                    f"Callable form of {endpoint.operation_id}: {endpoint.summary}",
+    Raises:
+        RouteError: a function that no callable function serves.
+    """
+    from handlers import CALLABLES
+
+    serving = {served: name for name, group in CALLABLES.items() for served in group}
+    specs: list[RouteSpec] = []
+    for function in _functions(functions):
+        name = serving.get(function.name)
+        if name is None:
+            raise RouteError(
+                f"no callable function serves {function.name!r}; "
+                "add it to one group of handlers.CALLABLES"
+            )
+        specs.extend(
+            RouteSpec(
+                function=name,
+                pattern=f"/{name}/{endpoint.operation_id}",
+                path=f"/{name}/{endpoint.operation_id}",
+                params=(),
+                operations=(
+                    Operation(
+                        "POST",
+                        f"{name}_{endpoint.operation_id}",
+                        f"Callable form of {endpoint.operation_id}: {endpoint.summary}",
+                    ),
                 ),
-            ),
+            )
+            for endpoint in function.endpoints
         )
-        for function in _functions(functions)
-        for endpoint in function.endpoints
-    ]
+    return specs
 
 
 def deployable_names(functions: Iterable[Function[Any]] | None = None) -> tuple[str, ...]:

@@ -8,11 +8,13 @@ Usage::
 Every route and method the functions serve becomes an operation whose
 ``x-google-backend`` is its function (``https://REGION-PROJECT.cloudfunctions.net/NAME``
 with ``APPEND_PATH_TO_ADDRESS``; each function routes both with and without its
-name in front); every operation's Firebase callable form, ``POST /call/{operationId}``,
-goes to the ``call`` function. The gateway validates the Firebase ID token at the edge
-(``securityDefinitions.firebase``); ``disable_auth`` keeps the caller's
-``Authorization`` header intact (instead of replacing it with the gateway's own
-Google token) so that each function still verifies the token itself. CORS
+name in front); every operation's Firebase callable form goes to the callable function
+of its group (``handlers.CALLABLES``): ``POST /call/{operationId}`` to ``call``, ``POST
+/admincall/{operationId}`` (``admin``'s operations) to ``admincall``. The gateway
+validates the Firebase ID token at the edge (``securityDefinitions.firebase``);
+``disable_auth`` keeps the caller's ``Authorization`` header intact (instead of
+replacing it with the gateway's own Google token) so that each function still verifies
+the token itself. CORS
 preflights (``OPTIONS``) pass without a token and are answered by the functions.
 Every operation declares the optional ``X-Firebase-AppCheck`` header, which the
 gateway forwards untouched: the functions check App Check themselves (``APP_CHECK``).
@@ -73,7 +75,7 @@ def build(
         project: the Firebase project (token audience and issuer, function hosts).
         region: the functions' region.
         routes: the routes to expose (default: every route of ``handlers.FUNCTIONS``,
-            then each operation's callable ``POST /call/{operationId}``).
+            then each operation's callable ``POST /{callable}/{operationId}``).
         deadlines: per function, seconds the gateway waits for it (its timeout).
         version: ``info.version``.
     """

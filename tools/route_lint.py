@@ -10,8 +10,9 @@ actually routed, whichever way a route got there:
   past the decorator, or a rule with no endpoint, fails;
 - each entry point (``handlers.ENTRY_POINTS``): a declared function, or a dispatcher in
   ``DISPATCHERS`` that says which endpoint each of its routes dispatches to (``local``
-  serves every function by its prefix; a callable route ``POST /call/{operationId}``
-  is linted through the endpoint it runs). An entry point the lint does not know fails;
+  serves every function by its prefix; a callable route ``POST /call/{operationId}`` or
+  ``POST /admincall/{operationId}`` is linted through the endpoint it runs, and only
+  the operations of its own group count). An entry point the lint does not know fails;
 - the functions-framework app of each entry point (``framework_rules``): only the
   framework's own rules (the catch-all that calls the entry point, and 404s for
   ``/robots.txt`` and ``/favicon.ico``; Flask's ``/static/`` rule only while there is no
@@ -34,6 +35,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from handlers import CALLABLES
 from handlers.endpoints import Endpoint, declaration_problems
 from handlers.http import Function
 
@@ -52,22 +54,32 @@ def _local(functions: Sequence[Function[Any]]) -> Iterable[tuple[str, Endpoint |
             yield f"{method} {pattern}", endpoint
 
 
-#: Entry points that are not one declared function, and how their routes map onto
-#: endpoint declarations. A callable entry point (``POST /call/{operationId}``) belongs
-#: here, mapping each operation to ``the endpoint whose operation_id it names``.
-def _callables(functions: Sequence[Function[Any]]) -> Iterable[tuple[str, Endpoint | None]]:
-    """``call`` serves ``POST /call/{operationId}``: each the endpoint it names."""
-    from handlers import callables
+def _callables(name: str) -> Dispatcher:
+    """The dispatcher of the callable function ``name``: it serves ``POST
+    /{name}/{operationId}`` for the functions of its group (``handlers.CALLABLES``) only,
+    each the endpoint it names."""
 
-    for operation_id, operation in callables.operations(functions, lambda _: _no_serve).items():
-        yield f"POST {callables.PREFIX}/{operation_id}", operation.endpoint
+    def dispatch(functions: Sequence[Function[Any]]) -> Iterable[tuple[str, Endpoint | None]]:
+        from handlers import callables
+
+        group = [function for function in functions if function.name in CALLABLES[name]]
+        for operation_id, operation in callables.operations(group, lambda _: _no_serve).items():
+            yield f"POST /{name}/{operation_id}", operation.endpoint
+
+    return dispatch
 
 
 def _no_serve(*_: Any) -> Any:
     raise AssertionError("the lint never serves")
 
 
-DISPATCHERS: dict[str, Dispatcher] = {"local": _local, "call": _callables}
+#: Entry points that are not one declared function, and how their routes map onto
+#: endpoint declarations. A callable entry point (``POST /{name}/{operationId}``) belongs
+#: here, mapping each operation of its group to the endpoint whose operation_id it names.
+DISPATCHERS: dict[str, Dispatcher] = {
+    "local": _local,
+    **{name: _callables(name) for name in CALLABLES},
+}
 
 #: Entry points that speak another protocol than this API's REST (no ``Function``), each
 #: with how it authenticates and which policy decides, declared here by hand; ``local``

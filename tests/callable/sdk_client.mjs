@@ -2,7 +2,8 @@
 // `httpsCallableFromURL`) by users signed in on the Auth emulator (firebase/auth).
 //
 // Run by tests/integration/test_callable_sdk.py, which starts the backend and passes:
-//   API_URL                      the backend's base URL (callables at ${API_URL}/call/{operationId})
+//   API_URL                      the backend's base URL (callables at ${API_URL}/call/{operationId},
+//                                admin's at ${API_URL}/admincall/{operationId})
 //   FIREBASE_AUTH_EMULATOR_HOST  host:port of the Auth emulator
 //   PROJECT_ID                   the emulators' project
 //   USERS                        JSON {"owner"|"member"|"admin": {"email", "password"}}
@@ -35,9 +36,10 @@ async function signedIn(who) {
   });
   const credential = await signInWithEmailAndPassword(auth, USERS[who].email, USERS[who].password);
   const functions = getFunctions(app);
-  const call = async (operationId, data) =>
-    (await httpsCallableFromURL(functions, `${API_URL}/call/${operationId}`)(data)).data;
-  return { auth, uid: credential.user.uid, call };
+  // admin's operations are served by a callable function of their own (admincall).
+  const at = (callable) => async (operationId, data) =>
+    (await httpsCallableFromURL(functions, `${API_URL}/${callable}/${operationId}`)(data)).data;
+  return { auth, uid: credential.user.uid, call: at("call"), adminCall: at("admincall") };
 }
 
 // The FunctionsError a call must fail with: its SDK code and this API's details.code.
@@ -128,22 +130,30 @@ await fails(
   "not_found",
 );
 
-const roles = await admin.call("put_roles", { uid: member.uid, roles: ["auditor"] });
+const roles = await admin.adminCall("put_roles", { uid: member.uid, roles: ["auditor"] });
 check("admin_changes_a_role", JSON.stringify(roles.roles) === '["auditor"]', roles);
-const read = await admin.call("get_roles", { uid: member.uid });
+const read = await admin.adminCall("get_roles", { uid: member.uid });
 check("admin_reads_the_role", JSON.stringify(read.roles) === '["auditor"]', read);
 await fails(
   "non_admin_cannot_change_roles",
-  owner.call("put_roles", { uid: owner.uid, roles: ["admin"] }),
+  owner.adminCall("put_roles", { uid: owner.uid, roles: ["admin"] }),
   "functions/permission-denied",
   "forbidden",
 );
 await fails(
   "admin_cannot_demote_themselves",
-  admin.call("put_roles", { uid: admin.uid, roles: [] }),
+  admin.adminCall("put_roles", { uid: admin.uid, roles: [] }),
   "functions/failed-precondition",
   "self_demotion",
 );
+await fails(
+  "call_does_not_serve_admin_operations",
+  admin.call("put_roles", { uid: member.uid, roles: [] }),
+  "functions/not-found",
+  "not_found",
+);
+const unchanged = await admin.adminCall("get_roles", { uid: member.uid });
+check("the_refused_call_changed_nothing", JSON.stringify(unchanged.roles) === '["auditor"]', unchanged);
 
 const current = await owner.call("get_project", { project_id: created.id });
 const deleted = await owner.call("delete_project", {

@@ -47,6 +47,8 @@ CHECKS = [
     "admin_reads_the_role",
     "non_admin_cannot_change_roles",
     "admin_cannot_demote_themselves",
+    "call_does_not_serve_admin_operations",
+    "the_refused_call_changed_nothing",
     "delete_project",
     "deleted_project_is_not_found",
     "signed_out_is_unauthenticated",

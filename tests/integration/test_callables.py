@@ -12,6 +12,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from handlers import CALLABLES, callable_functions
 from tests.integration.api import Api
 from tests.integration.emulator import EmulatorUser, MakeUser, bearer
 
@@ -35,9 +36,20 @@ def world(api: Api, make_user: MakeUser) -> World:
     return World(owner, viewer, stranger, admin, unverified, project)
 
 
+#: The callable function that serves each operation (``handlers.CALLABLES``): admin's
+#: at ``/admincall/``, the others' (and unknown ones) at ``/call/``.
+CALLABLE_OF = {
+    endpoint.operation_id: name
+    for name in CALLABLES
+    for function in callable_functions(name)
+    for endpoint in function.endpoints
+}
+
+
 def call(client: FlaskClient, operation: str, data: Any, user: EmulatorUser | None) -> TestResponse:
     headers = bearer(user) if user else {}
-    return client.post(f"/call/{operation}", json={"data": data}, headers=headers)
+    prefix = CALLABLE_OF.get(operation, "call")
+    return client.post(f"/{prefix}/{operation}", json={"data": data}, headers=headers)
 
 
 Case = Callable[[World], tuple[str, Any, EmulatorUser | None]]
@@ -228,3 +240,31 @@ def test_a_role_change_is_audited_with_the_calls_request_id(
     entry = next(e for e in audit if e["action"] == "roles.set")
     assert entry["target"] == world.owner.uid
     assert entry["requestId"] == changed.headers["X-Request-Id"]
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/call/put_roles", {"roles": ["admin"]}),
+        ("/call/get_roles", {}),
+        ("/admincall/get_me", None),
+        ("/admincall/create_project", {"name": "x"}),
+    ],
+    ids=["call_put_roles", "call_get_roles", "admincall_get_me", "admincall_create_project"],
+)
+def test_each_callable_function_serves_only_its_own_operations(
+    client: FlaskClient, world: World, path: str, data: dict[str, Any] | None
+) -> None:
+    """admin's operations are not served by ``call`` (whose identity holds none of
+    admin's roles), nor the others' by ``admincall``: NOT_FOUND, nothing changed."""
+    roles = f"/admin/users/{world.stranger.uid}/roles"
+    before = client.get(roles, headers=bearer(world.admin)).get_json()
+    projects = client.get("/projects", headers=bearer(world.admin)).get_json()
+    if data is not None and path.endswith("_roles"):
+        data = {"uid": world.stranger.uid, **data}
+    response = client.post(path, json={"data": data}, headers=bearer(world.admin))
+    assert response.status_code == 404, response.get_json()
+    error = response.get_json()["error"]
+    assert (error["status"], error["details"]["code"]) == ("NOT_FOUND", "not_found")
+    assert client.get(roles, headers=bearer(world.admin)).get_json() == before
+    assert client.get("/projects", headers=bearer(world.admin)).get_json() == projects

@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from app import build_container
 from core import errors, fields
 from core.settings import Settings
-from handlers import FUNCTIONS, callables
+from handlers import CALLABLES, FUNCTION_MODULES, FUNCTIONS, callable_functions, callables
 from handlers.bodies import parse_body
 from handlers.endpoints import NO_POLICY_PUBLIC, PUBLIC, SELF, SIGNED_IN, Param
 from handlers.http import Function
@@ -134,7 +134,7 @@ def things() -> Function[None]:
 
 @pytest.fixture(scope="module")
 def app(things: Function[None]) -> Flask:
-    return flask_app(callables.bind([things], build_container(SETTINGS)))
+    return flask_app(callables.bind("call", [things], build_container(SETTINGS)))
 
 
 def call(app: Flask, operation: str, data: Any, **headers: str) -> TestResponse:
@@ -457,25 +457,84 @@ def test_every_endpoint_of_the_api_is_a_callable_with_distinct_field_names() -> 
         assert not body & set(operation.fields), operation.endpoint.operation_id
 
 
-def test_the_local_target_serves_the_callables() -> None:
+def test_every_function_is_served_by_exactly_one_callable_function() -> None:
+    groups = [served for group in CALLABLES.values() for served in group]
+    assert sorted(groups) == sorted(FUNCTION_MODULES)
+
+
+def test_the_admin_operations_have_a_callable_function_of_their_own() -> None:
+    """Whoever reaches ``call`` (every signed-in user) reaches no code path that needs
+    ``admin``'s roles (tools/deploy/iam.py gives each callable its group's roles)."""
+    serving_admin = [name for name, group in CALLABLES.items() if "admin" in group]
+    assert serving_admin == ["admincall"]
+    assert CALLABLES["admincall"] == ("admin",)
+    assert "admin" not in CALLABLES["call"]
+
+
+def test_each_callable_function_serves_exactly_its_groups_operations() -> None:
+    served = {
+        name: set(callables.operations(callable_functions(name), lambda f: Response))
+        for name in CALLABLES
+    }
+    admin = {e.operation_id for f in FUNCTIONS if f.name == "admin" for e in f.endpoints}
+    assert served["admincall"] == admin
+    assert not served["call"] & admin
+    assert set().union(*served.values()) == {e.operation_id for f in FUNCTIONS for e in f.endpoints}
+
+
+#: (rule id, entry point, path, status, code): each callable function answers its own
+#: group's operations (here refused for want of a token, so no emulator is needed) and
+#: NOT_FOUND for the other group's, like any unknown operation.
+GROUPS = [
+    ("call_serves_me", "call", "/call/get_me", 401, "missing_token"),
+    ("call_serves_projects", "call", "/call/list_projects", 401, "missing_token"),
+    ("call_serves_session", "call", "/call/end_session", 401, "missing_token"),
+    ("call_refuses_admin_ops", "call", "/call/put_roles", 404, "not_found"),
+    ("call_refuses_admin_ops_stripped", "call", "/put_roles", 404, "not_found"),
+    ("call_refuses_the_admincall_prefix", "call", "/admincall/get_roles", 404, "not_found"),
+    ("admincall_serves_admin", "admincall", "/admincall/put_roles", 401, "missing_token"),
+    ("admincall_serves_admin_stripped", "admincall", "/get_roles", 401, "missing_token"),
+    ("admincall_refuses_me", "admincall", "/admincall/get_me", 404, "not_found"),
+    ("admincall_refuses_projects", "admincall", "/admincall/list_projects", 404, "not_found"),
+    ("admincall_refuses_the_call_prefix", "admincall", "/call/get_roles", 404, "not_found"),
+    ("local_call", "local", "/call/get_me", 401, "missing_token"),
+    ("local_call_refuses_admin_ops", "local", "/call/put_roles", 404, "not_found"),
+    ("local_admincall", "local", "/admincall/put_roles", 401, "missing_token"),
+    ("local_admincall_refuses_me", "local", "/admincall/get_me", 404, "not_found"),
+]
+
+
+@pytest.mark.parametrize(
+    ("entry", "path", "status", "code"), [g[1:] for g in GROUPS], ids=[g[0] for g in GROUPS]
+)
+def test_each_callable_function_serves_its_group_only(
+    entry: str, path: str, status: int, code: str
+) -> None:
     from tests.entry_points import serving
 
-    app = serving("local", build_container(SETTINGS))
-    response = app.test_client().post("/call/get_me", json={"data": None})
-    assert response.status_code == 401
-    assert error_of(response)["details"]["code"] == "missing_token"
+    # The path parameters the admin operations need, none for the others'.
+    data = {"uid": "u1"} if path.endswith("_roles") else {}
+    client = serving(entry, build_container(SETTINGS)).test_client()
+    response = client.post(path, json={"data": data})
+    assert response.status_code == status
+    error = error_of(response)
+    expected = "NOT_FOUND" if status == 404 else "UNAUTHENTICATED"
+    assert (error["status"], error["details"]["code"]) == (expected, code)
 
 
 def test_the_readme_lists_every_callable_with_its_data_fields() -> None:
     readme = (REPO_ROOT / "README.md").read_text()
-    rows = set(re.findall(r"^\| `/call/(\w+)` \| `([A-Z]+) (\S+)` \| (.+) \|$", readme, re.M))
+    pattern = r"^\| `/(\w+)/(\w+)` \| `([A-Z]+) (\S+)` \| (.+) \|$"
+    rows = {row for row in re.findall(pattern, readme, re.M) if row[0] in CALLABLES}
     expected = set()
-    for operation_id, operation in callables.operations(FUNCTIONS, lambda f: Response).items():
-        endpoint = operation.endpoint
-        body = list(endpoint.request.model_fields) if endpoint.request else []
-        names = [*operation.path_params, *operation.query_params, *body]
-        names += [name for name in operation.fields if name not in names]
-        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", endpoint.path)
-        listed = ", ".join(f"`{name}`" for name in names) or "—"
-        expected.add((operation_id, endpoint.method, path, listed))
+    for name in CALLABLES:
+        by_id = callables.operations(callable_functions(name), lambda f: Response)
+        for operation_id, operation in by_id.items():
+            endpoint = operation.endpoint
+            body = list(endpoint.request.model_fields) if endpoint.request else []
+            names = [*operation.path_params, *operation.query_params, *body]
+            names += [n for n in operation.fields if n not in names]
+            path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", endpoint.path)
+            listed = ", ".join(f"`{n}`" for n in names) or "—"
+            expected.add((name, operation_id, endpoint.method, path, listed))
     assert rows == expected

@@ -39,9 +39,9 @@ from tools.deploy.iam import (
 from tools.deploy.state import CurrentState
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-#: The API's functions (handlers.FUNCTIONS, then the callable one), Identity Platform's
+#: The API's functions (handlers.FUNCTIONS, then the callable ones), Identity Platform's
 #: blocking function and the event function, as the config has them.
-HTTP_FUNCTIONS = ("me", "projects", "admin", "session", "call")
+HTTP_FUNCTIONS = ("me", "projects", "admin", "session", "call", "admincall")
 FUNCTIONS = (*HTTP_FUNCTIONS, "identity", "signouts")
 #: A project that has none of the backend's IAM yet, and a Firestore database in nam5.
 NEW_PROJECT = CurrentState(firestore_location="nam5")
@@ -108,6 +108,14 @@ min_instances = 0
 max_instances = 20
 concurrency = 40
 
+[functions.admincall]
+memory = "512Mi"
+cpu = 1
+timeout_seconds = 45
+min_instances = 0
+max_instances = 2
+concurrency = 4
+
 [functions.identity]
 memory = "256Mi"
 cpu = 1
@@ -164,7 +172,7 @@ def custom(role_id: str) -> str:
 
 EXPECTED_DRY_RUN = [
     "# Deploy to project acme-prod, region us-central1.",
-    "# Run from the repository root, against the project as it is now: 35 IAM change(s).",
+    "# Run from the repository root, against the project as it is now: 38 IAM change(s).",
     "# APIs the functions need",
     "gcloud services enable cloudfunctions.googleapis.com cloudbuild.googleapis.com "
     "run.googleapis.com artifactregistry.googleapis.com iam.googleapis.com "
@@ -203,10 +211,13 @@ EXPECTED_DRY_RUN = [
     "# Roles the functions need: grant",
     grant("admin", custom("firebaseAuthUserAdmin")),
     grant("admin", "roles/datastore.user"),
-    # call: the union of the HTTP functions' roles (it serves all their operations).
+    # admincall: admin's roles (it serves admin's operations, and no others).
+    grant("admincall", custom("firebaseAuthUserAdmin")),
+    grant("admincall", "roles/datastore.user"),
+    # call: the union of me's, projects' and session's roles (it serves their
+    # operations), none of admin's.
     grant("call", custom("backendSignOutRecorder")),
     grant("call", custom("firebaseAuthSessionIssuer")),
-    grant("call", custom("firebaseAuthUserAdmin")),
     grant("call", custom("firebaseAuthUserReader")),
     grant("call", "roles/datastore.user"),
     grant("me", custom("backendSignOutRecorder")),
@@ -219,6 +230,7 @@ EXPECTED_DRY_RUN = [
     grant("signouts", "roles/eventarc.eventReceiver"),
     grant_secret("cache-size", "admin"),
     grant_secret("clock-skew", "admin"),
+    grant_secret("clock-skew", "admincall"),
     grant_secret("clock-skew", "call"),
     grant_secret("clock-skew", "identity"),
     grant_secret("clock-skew", "me"),
@@ -260,6 +272,13 @@ EXPECTED_DRY_RUN = [
     + " --memory=512Mi --cpu=1 --timeout=60s --min-instances=0 --max-instances=20"
     " --concurrency=40"
     f" '--set-env-vars=^;^{ENV_ALL};THREADS=40'"
+    " --set-secrets=TOKEN_CLOCK_SKEW_SECONDS=clock-skew:latest " + TAIL,
+    "# admincall: the function",
+    "gcloud functions deploy admincall "
+    + COMMON_DEPLOY.format(name="admincall")
+    + " --memory=512Mi --cpu=1 --timeout=45s --min-instances=0 --max-instances=2"
+    " --concurrency=4"
+    f" '--set-env-vars=^;^{ENV_ALL};THREADS=4'"
     " --set-secrets=TOKEN_CLOCK_SKEW_SECONDS=clock-skew:latest " + TAIL,
     "# identity: the function",
     "gcloud functions deploy identity "
@@ -438,7 +457,7 @@ def test_unknown_only_target_is_a_usage_error(
     assert exit_info.value.code == 2
     expected = (
         "--only: expected a comma-separated subset of me, projects, admin, session, call, "
-        "identity, signouts, firestore"
+        "admincall, identity, signouts, firestore"
     )
     assert expected in capsys.readouterr().err
 
@@ -526,7 +545,7 @@ INVALID = [
         "functions.billing",
         {},
         "functions.billing: no such function (expected one of: me, projects, admin, session, "
-        "call, identity, signouts)",
+        "call, admincall, identity, signouts)",
     ),
     ("unknown_top_key", "regoin", "x", "regoin: unknown key"),
     ("unknown_function_key", "functions.me.memroy", "1Gi", "functions.me.memroy: unknown key"),
@@ -718,13 +737,13 @@ def test_the_exposed_functions_hold_exactly_what_they_need(function: str) -> Non
 
 #: (rule id, permission, the only functions that may hold it)
 WHO_MAY: list[tuple[str, str, set[str]]] = [
-    # Setting custom claims, passwords, emails, validSince, disabled: one permission.
-    # call serves admin's operations as callables, so it holds it too (README, "What is
-    # left").
+    # Setting custom claims, passwords, emails, validSince, disabled: one permission,
+    # held only by admin, admin's callable function and the event function; never by
+    # what ordinary callers reach (me, projects, session, call).
     (
-        "users_update_only_admin_signouts_and_call",
+        "users_update_only_admin_admincall_and_signouts",
         "firebaseauth.users.update",
-        {"admin", "signouts", "call"},
+        {"admin", "admincall", "signouts"},
     ),
     (
         "session_cookies_only_session_and_call",
@@ -739,9 +758,13 @@ WHO_MAY: list[tuple[str, str, set[str]]] = [
     (
         "only_writers_change_documents",
         "datastore.entities.update",
-        {"projects", "admin", "signouts", "call"},
+        {"projects", "admin", "admincall", "signouts", "call"},
     ),
-    ("only_writers_delete_documents", "datastore.entities.delete", {"projects", "admin", "call"}),
+    (
+        "only_writers_delete_documents",
+        "datastore.entities.delete",
+        {"projects", "admin", "admincall", "call"},
+    ),
     ("nobody_manages_iam", "resourcemanager.projects.setIamPolicy", set()),
 ]
 
@@ -755,10 +778,38 @@ def test_who_may_do_what(permission: str, holders: set[str]) -> None:
     assert {f for f in FUNCTIONS if permission in permissions_of(f)} == holders
 
 
-def test_call_holds_the_union_of_the_http_functions_and_nothing_else() -> None:
-    others = ("me", "session", "projects", "admin")
-    assert set(roles_for("call")) == {role for name in others for role in roles_for(name)}
-    assert NEEDS["call"] == frozenset().union(*(NEEDS[name] for name in others))
+#: (callable function, the functions whose operations it serves: its roles and needs
+#: are exactly the union of theirs).
+CALLABLE_GROUPS = [("call", ("me", "session", "projects")), ("admincall", ("admin",))]
+
+
+@pytest.mark.parametrize(
+    ("function", "group"), CALLABLE_GROUPS, ids=[g[0] for g in CALLABLE_GROUPS]
+)
+def test_a_callable_function_holds_the_union_of_its_group_and_nothing_else(
+    function: str, group: tuple[str, ...]
+) -> None:
+    import handlers
+
+    assert sorted(handlers.CALLABLES[function]) == sorted(group)
+    assert set(roles_for(function)) == {role for name in group for role in roles_for(name)}
+    assert NEEDS[function] == frozenset().union(*(NEEDS[name] for name in group))
+
+
+def test_only_the_admin_path_can_change_users() -> None:
+    """Issue 11: whoever compromises a function every signed-in user reaches must not be
+    able to mint admins. Every function is served by exactly one callable function, the
+    one that serves admin serves nothing else, and only admin, it and signouts (called
+    by Eventarc only) hold firebaseauth.users.update."""
+    import handlers
+
+    groups = [name for group in handlers.CALLABLES.values() for name in group]
+    assert sorted(groups) == sorted(handlers.FUNCTION_MODULES)
+    serving_admin = [name for name, group in handlers.CALLABLES.items() if "admin" in group]
+    assert [handlers.CALLABLES[name] for name in serving_admin] == [("admin",)]
+    updaters = {f for f in FUNCTIONS if "firebaseauth.users.update" in permissions_of(f)}
+    assert updaters == {"admin", *serving_admin, "signouts"}
+    assert "call" not in updaters
 
 
 def test_no_function_holds_a_basic_or_firebase_wide_role() -> None:

@@ -40,7 +40,7 @@ from tools.deploy.plan import (
 from tools.deploy.state import PROJECT, Binding, CurrentState, RoleState
 
 P = "acme-prod"
-FUNCTIONS = ("me", "projects", "admin", "session", "call", "identity", "signouts")
+FUNCTIONS = ("me", "projects", "admin", "session", "call", "admincall", "identity", "signouts")
 SA = f"@{P}.iam.gserviceaccount.com"
 ME = f"serviceAccount:backend-me{SA}"
 SESSION = f"serviceAccount:backend-session{SA}"

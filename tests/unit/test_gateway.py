@@ -29,19 +29,30 @@ def document() -> dict[str, Any]:
     return gateway.build(
         PROJECT,
         REGION,
-        deadlines={"me": 30, "projects": 60, "admin": 60, "session": 30, "call": 60},
+        deadlines={
+            "me": 30,
+            "projects": 60,
+            "admin": 60,
+            "session": 30,
+            "call": 60,
+            "admincall": 45,
+        },
     )
 
 
 def served_operations() -> set[tuple[str, str]]:
     """(OpenAPI path, lower-case method) for every view of every function, and the
-    callable form of each (``POST /call/{operationId}``)."""
+    callable form of each (``POST /call/{operationId}``; ``admin``'s at
+    ``/admincall/{operationId}``)."""
     operations = set()
     for function in FUNCTIONS:
+        prefix = "admincall" if function.name == "admin" else "call"
         for served in function.routes:
             path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", served.pattern)
             operations |= {(path, method.lower()) for method in served.endpoints}
-            operations |= {(f"/call/{e.operation_id}", "post") for e in served.endpoints.values()}
+            operations |= {
+                (f"/{prefix}/{e.operation_id}", "post") for e in served.endpoints.values()
+            }
     return operations
 
 
@@ -112,7 +123,14 @@ def test_each_operation_goes_to_its_function_with_the_callers_token(
     document: dict[str, Any],
 ) -> None:
     owner = {spec.path: spec.function for spec in [*route_specs(), *callable_specs()]}
-    deadlines = {"me": 30.0, "projects": 60.0, "admin": 60.0, "session": 30.0, "call": 60.0}
+    deadlines = {
+        "me": 30.0,
+        "projects": 60.0,
+        "admin": 60.0,
+        "session": 30.0,
+        "call": 60.0,
+        "admincall": 45.0,
+    }
     for path, item in document["paths"].items():
         function = owner[path]
         assert path == f"/{function}" or path.startswith(f"/{function}/")
@@ -125,6 +143,25 @@ def test_each_operation_goes_to_its_function_with_the_callers_token(
                 "deadline": deadlines[function],
                 "disable_auth": True,
             }
+
+
+def test_admin_callables_go_to_admincall_and_no_other_callable_does(
+    document: dict[str, Any],
+) -> None:
+    """``call``'s identity holds none of admin's roles: the gateway never sends it an
+    admin operation, and sends admincall nothing else."""
+    backends = {
+        path: item["post"]["x-google-backend"]["address"].rsplit("/", 1)[1]
+        for path, item in document["paths"].items()
+        if path.startswith(("/call/", "/admincall/"))
+    }
+    admin = {e.operation_id for f in FUNCTIONS if f.name == "admin" for e in f.endpoints}
+    assert {path for path, backend in backends.items() if backend == "admincall"} == {
+        f"/admincall/{operation_id}" for operation_id in admin
+    }
+    assert not {f"/call/{operation_id}" for operation_id in admin} & backends.keys()
+    assert all(backend in {"call", "admincall"} for backend in backends.values())
+    assert {backend for path, backend in backends.items() if path.startswith("/call/")} == {"call"}
 
 
 def test_operation_ids_are_the_view_names_of_openapi_json(document: dict[str, Any]) -> None:

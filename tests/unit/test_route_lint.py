@@ -183,6 +183,17 @@ def test_a_dispatched_route_is_linted_through_its_endpoint() -> None:
     ]
 
 
+@pytest.mark.parametrize("name", list(handlers.CALLABLES))
+def test_each_callable_dispatcher_serves_exactly_its_groups_operations(name: str) -> None:
+    functions = handlers.FUNCTIONS
+    routes = list(route_lint.DISPATCHERS[name](functions))
+    group = [f for f in functions if f.name in handlers.CALLABLES[name]]
+    assert sorted(routes, key=lambda r: r[0]) == sorted(
+        ((f"POST /{name}/{e.operation_id}", e) for f in group for e in f.endpoints),
+        key=lambda r: r[0],
+    )
+
+
 def test_local_serves_exactly_the_functions_routes() -> None:
     functions = handlers.FUNCTIONS
     local = list(route_lint.DISPATCHERS["local"](functions))

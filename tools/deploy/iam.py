@@ -10,8 +10,9 @@ Identity Toolkit has one permission for every change to a user,
 ``firebaseauth.users.update`` (``accounts:update``: custom claims, ``validSince``,
 email, password, ``disabled``, ...), and IAM conditions cannot look inside a request,
 so whoever may revoke refresh tokens may also mint admins and take over any account.
-Only ``admin``, ``signouts`` and ``call`` hold it; of these, only ``call`` is reachable
-by an ordinary caller (it serves ``admin``'s operations too; README, "What is left"):
+Only ``admin``, ``admincall`` (``admin``'s operations as callables) and ``signouts``
+hold it: none of the functions an ordinary caller's requests are served by (README,
+"What is left"):
 
 - ``me`` and ``session`` read user records (revocation checks) and, for "sign out
   everywhere", *record* the sign-out in Firestore (``store.sign_outs``): every
@@ -24,9 +25,11 @@ by an ordinary caller (it serves ``admin``'s operations too; README, "What is le
 - ``identity`` answers Identity Platform's blocking events from the token it is sent
   and its settings: no Firestore, no Auth admin API, so no role at all (Identity
   Platform itself applies the claims it answers with).
-- ``call`` serves every operation of the HTTP functions as a Firebase callable
-  function (``handlers.callables``), so it needs the union of their roles (derived
-  below: a role added to one of them reaches ``call`` too).
+- ``call`` and ``admincall`` serve the operations of the HTTP functions as Firebase
+  callable functions (``handlers.callables``), each those of its group
+  (``handlers.CALLABLES``: ``call`` those of ``me``, ``projects`` and ``session``,
+  ``admincall`` ``admin``'s), so each needs the union of its group's roles (derived
+  below: a role added to one of them reaches its callable function too).
 
 Verifying ID tokens needs no role (Google's public keys are public).
 """
@@ -35,6 +38,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from handlers import CALLABLES
 
 
 @dataclass(frozen=True)
@@ -106,16 +111,15 @@ FUNCTION_ROLES: Mapping[str, tuple[str | CustomRole, ...]] = {
     "signouts": (SIGN_OUT_APPLIER, EVENT_RECEIVER),
     "identity": (),
 }
-#: The callable function (``handlers.CALLABLE``) runs every operation of the HTTP
-#: functions, so it holds the union of their roles (a role added to one reaches it too).
-CALLABLE_FUNCTION = "call"
-#: The functions whose operations ``call`` serves (``handlers.FUNCTION_MODULES``).
-HTTP_FUNCTIONS = ("me", "session", "projects", "admin")
+#: Each callable function (``handlers.CALLABLES``) runs the operations of its group of
+#: HTTP functions, so it holds the union of their roles (a role added to one reaches it
+#: too); ``admin`` is alone in its group, so ``call`` never holds ``admin``'s roles.
 FUNCTION_ROLES = {
     **FUNCTION_ROLES,
-    CALLABLE_FUNCTION: tuple(
-        dict.fromkeys(role for name in HTTP_FUNCTIONS for role in FUNCTION_ROLES[name])
-    ),
+    **{
+        name: tuple(dict.fromkeys(role for served in group for role in FUNCTION_ROLES[served]))
+        for name, group in CALLABLES.items()
+    },
 }
 
 #: What each function's code calls, as IAM permissions (checked against FUNCTION_ROLES).
@@ -175,7 +179,10 @@ NEEDS: Mapping[str, frozenset[str]] = {
 }
 NEEDS = {
     **NEEDS,
-    CALLABLE_FUNCTION: frozenset().union(*(NEEDS[name] for name in HTTP_FUNCTIONS)),
+    **{
+        name: frozenset().union(*(NEEDS[served] for served in group))
+        for name, group in CALLABLES.items()
+    },
 }
 
 #: The permissions of the predefined roles used above (from Google's role reference),
