@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import firebase_admin
 from cachetools import TTLCache
@@ -89,12 +89,16 @@ class UserDirectory:
         self._profiles_lock = threading.Lock()
 
     @functools.cached_property
-    def _auth(self) -> fb_auth.Client:
-        """firebase-admin's public client of this realm, made on the first call (it reads
-        credentials). ``tenant_mgt.auth_for_tenant`` returns the same kind of client but
-        needs credentials even with the Auth emulator. Two threads may both make one at
-        first: either serves."""
-        return fb_auth.Client(self._app, tenant_id=self.tenant)
+    def _auth(self) -> _Users:
+        """The realm's user-management calls: firebase-admin's own client of the app for
+        project-level users (the one its other calls, such as session cookies, share),
+        a tenant-scoped ``auth.Client`` for a tenant's. Made on first use (it reads
+        credentials); ``tenant_mgt.auth_for_tenant`` returns the same kind of tenant
+        client but needs credentials even with the Auth emulator."""
+        if self.tenant is None:
+            return _ProjectUsers(self._app)
+        tenant_users: _Users = fb_auth.Client(self._app, tenant_id=self.tenant)
+        return tenant_users
 
     def for_tenant(self, tenant: str) -> UserDirectory:
         """The directory of ``tenant``'s users (same app and clock; its own caches)."""
@@ -157,6 +161,38 @@ class UserDirectory:
         with translated():
             self._auth.revoke_refresh_tokens(uid)
         return revoked_at
+
+
+class _Users(Protocol):
+    """The user-management calls a directory makes (``firebase_admin.auth.Client``'s)."""
+
+    def get_user(self, uid: str) -> Any: ...
+    def get_user_by_email(self, email: str) -> Any: ...
+    def get_users(self, identifiers: list[Any]) -> Any: ...
+    def set_custom_user_claims(self, uid: str, custom_claims: Any) -> None: ...
+    def revoke_refresh_tokens(self, uid: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class _ProjectUsers:
+    """firebase-admin's module-level calls for one app (its per-app cached client)."""
+
+    app: firebase_admin.App
+
+    def get_user(self, uid: str) -> Any:
+        return fb_auth.get_user(uid, app=self.app)
+
+    def get_user_by_email(self, email: str) -> Any:
+        return fb_auth.get_user_by_email(email, app=self.app)
+
+    def get_users(self, identifiers: list[Any]) -> Any:
+        return fb_auth.get_users(identifiers, app=self.app)
+
+    def set_custom_user_claims(self, uid: str, custom_claims: Any) -> None:
+        fb_auth.set_custom_user_claims(uid, custom_claims, app=self.app)
+
+    def revoke_refresh_tokens(self, uid: str) -> None:
+        fb_auth.revoke_refresh_tokens(uid, app=self.app)
 
 
 def _record(user: Any) -> UserRecord:

@@ -1,10 +1,9 @@
 """The backend's deployed ``me`` function (``main.me``), with token keys from the local
 stand-in for Google's endpoint and user records from the Auth emulator.
 
-The user directory's firebase-admin client (``auth.directory.UserDirectory``) is built
-on the first request (as the backend would build it there anyway), while
-``FIREBASE_AUTH_EMULATOR_HOST`` names the emulator; the variable is then removed, so
-tokens are verified as in production.
+The firebase-admin user-management client is built on the first request (as the
+backend would build it there anyway), while ``FIREBASE_AUTH_EMULATOR_HOST`` names the
+emulator; the variable is then removed, so tokens are verified as in production.
 """
 
 from __future__ import annotations
@@ -27,13 +26,15 @@ _ready: list[bool] = []
 
 
 def _user_backend() -> None:
-    import main
+    from firebase_admin import auth
+
+    from auth import firebase_app
+    from core.settings import Settings
 
     os.environ["FIREBASE_AUTH_EMULATOR_HOST"] = os.environ["BENCH_USER_BACKEND"]
     try:
-        # The client of main.me's own directory (made once, on first use; it picks the
-        # emulator when it is made).
-        main._container[0].directory._auth  # noqa: B018 - builds it
+        # The backend's firebase-admin app (the default one), which main.me uses too.
+        auth._get_client(firebase_app(Settings.from_env()))
     finally:
         del os.environ["FIREBASE_AUTH_EMULATOR_HOST"]
 
