@@ -32,7 +32,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Final, Protocol
 
@@ -65,8 +64,6 @@ class SignOutRecords(Protocol):
 #: Firebase ID tokens expire an hour after issue; older revocations cannot matter.
 TOKEN_LIFETIME_SECONDS: Final = 3600
 SAME_SECOND_REFUSAL_SECONDS: Final = 3
-#: Recorded sign-outs read at once per instance (beside as many user-record reads).
-SIGN_OUT_READERS: Final = 16
 """How long after the start of a revocation's second (``revoked_at``) the revoking
 instance still refuses tokens issued in that same second.
 
@@ -113,11 +110,6 @@ class RevocationChecker:
             maxsize=max_entries, ttl=TOKEN_LIFETIME_SECONDS
         )
         self._lock = threading.Lock()
-        #: Reads recorded sign-outs beside the user-record read (threads made on demand;
-        #: each read ends within the Firestore timeout, so a busy pool only queues).
-        self._readers = ThreadPoolExecutor(
-            max_workers=SIGN_OUT_READERS, thread_name_prefix="sign-out-read"
-        )
 
     def check(
         self, uid: str, issued_at: int, *, fresh: bool, auth_time: int | None = None
@@ -207,27 +199,19 @@ class RevocationChecker:
             if self._cache is not None:
                 self._cache.pop(uid, None)
 
-    def _latest_sign_out(self, uid: str) -> int | None:
-        assert self._sign_outs is not None  # submitted only then
-        return self._sign_outs().latest(uid)
-
     def _lookup(self, uid: str, *, fresh: bool) -> tuple[UserRecord, int | None]:
         if self._cache is not None and not fresh:
             with self._lock:
                 cached = self._cache.get(uid)
             if cached is not None:
                 return cached
-        # One more read on a miss (and on every privileged request), made while the
-        # user record is read, so that a miss costs one round trip, not two.
-        pending = (
-            None if self._sign_outs is None else self._readers.submit(self._latest_sign_out, uid)
-        )
         try:
             record = self._directory.get(uid)
         except UserNotFound:
             # A deleted account's tokens are as good as revoked.
             raise TokenRevoked("The user account no longer exists.") from None
-        signed_out_at = None if pending is None else pending.result()
+        # One more read on a miss (and on every privileged request); cached together.
+        signed_out_at = None if self._sign_outs is None else self._sign_outs().latest(uid)
         entry = (record, signed_out_at)
         if self._cache is not None:
             with self._lock:

@@ -10,12 +10,10 @@ bounded cache for the same time (no extra read on a warm cache).
 
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 
 import pytest
 
-from auth.directory import UserRecord
 from auth.revocation import RevocationChecker
 from core.errors import TokenRevoked, Unavailable
 from tests.unit.test_tokens_production import UID, FakeDirectory, user
@@ -168,47 +166,3 @@ def test_an_unrecorded_sign_out_signs_nobody_out() -> None:
 def test_recording_needs_the_records() -> None:
     with pytest.raises(RuntimeError, match="expected recorded sign-outs"):
         checker(None).record_sign_out(UID)
-
-
-class Rendezvous(Records):
-    """A sign-out read that reports when it starts."""
-
-    def __init__(self) -> None:
-        super().__init__(SIGNED_OUT)
-        self.started = threading.Event()
-
-    def latest(self, uid: str) -> int | None:
-        self.started.set()
-        return super().latest(uid)
-
-
-class WaitingDirectory(Directory):
-    """A user-record read that notes whether the sign-out read ran meanwhile."""
-
-    def __init__(self, records: Rendezvous) -> None:
-        super().__init__()
-        self.sign_outs = records
-        self.overlapped: bool | None = None
-
-    def get(self, uid: str) -> UserRecord:
-        # Only a failing run waits the whole timeout: the reads were made one after the other.
-        self.overlapped = self.sign_outs.started.wait(timeout=10)
-        return super().get(uid)
-
-
-def test_a_miss_reads_the_user_record_and_the_sign_outs_at_once() -> None:
-    """A miss costs one round trip, not two: the recorded sign-outs are read while
-    the user record is."""
-    records = Rendezvous()
-    directory = WaitingDirectory(records)
-    with pytest.raises(TokenRevoked):
-        checker(records, directory=directory).check(UID, SIGNED_OUT - 60, fresh=True)
-    assert directory.overlapped is True
-    assert records.calls == 1
-
-
-def test_a_failed_sign_out_read_fails_the_check_although_the_user_record_arrives() -> None:
-    records = Records()
-    records.down = True
-    with pytest.raises(Unavailable):
-        checker(records).check(UID, SIGNED_OUT + 1, fresh=True)
