@@ -78,12 +78,8 @@ class FirestoreAuditLog:
             query = query.start_after({"time": when, "__name__": doc_id})
         with translated():
             snapshots = list(query.limit(limit + 1).stream(timeout=self._db.timeout()))
-        items = [{"id": s.id, **(s.to_dict() or {})} for s in snapshots[:limit]]
-        next_cursor = None
-        if len(snapshots) > limit:
-            last = items[-1]
-            next_cursor = cursors.encode(as_datetime(last["time"]), last["id"])
-        return Page(items=items, next_cursor=next_cursor)
+        found = [{"id": s.id, **(s.to_dict() or {})} for s in snapshots]
+        return cursors.page(found, limit, lambda entry: (as_datetime(entry["time"]), entry["id"]))
 
     def _collection(self) -> CollectionReference:
         return self._db.collection(COLLECTION)

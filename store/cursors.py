@@ -9,11 +9,16 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from core.errors import InvalidCursor
 from core.fields import MAX_CURSOR_LENGTH
 from store.ids import is_document_id
+from store.models import Page
+
+T = TypeVar("T")
 
 
 def encode(when: datetime, doc_id: str) -> str:
@@ -38,3 +43,15 @@ def decode(cursor: str) -> tuple[datetime, str]:
     if not isinstance(doc_id, str) or not is_document_id(doc_id):
         raise InvalidCursor()
     return when, doc_id
+
+
+def page(found: Sequence[T], limit: int, position: Callable[[T], tuple[datetime, str]]) -> Page[T]:
+    """The page of the first ``limit`` of ``found`` (fetched with ``limit + 1``, so that
+    one more tells whether a next page exists), with the cursor after its last item.
+
+    Args:
+        position: an item's (timestamp, document id), what ``encode`` records.
+    """
+    items = list(found[:limit])
+    next_cursor = encode(*position(items[-1])) if len(found) > limit else None
+    return Page(items=items, next_cursor=next_cursor)

@@ -104,11 +104,7 @@ class MemoryProjects(ProjectStore):
             )
         if after is not None:
             found = [p for p in found if (p.created_at, p.id) < after]
-        items = found[:limit]
-        next_cursor = None
-        if len(found) > limit:
-            next_cursor = cursors.encode(items[-1].created_at, items[-1].id)
-        return Page(items=items, next_cursor=next_cursor)
+        return cursors.page(found, limit, lambda project: (project.created_at, project.id))
 
 
 @dataclass(frozen=True)

@@ -186,12 +186,8 @@ def _page(db: Firestore, query: Query, *, limit: int, cursor: str | None) -> Pag
         ordered = ordered.start_after({"createdAt": created_at, "__name__": doc_id})
     with translated():
         snapshots = list(ordered.limit(limit + 1).stream(timeout=db.timeout()))
-    items = [from_document(s.id, s.to_dict() or {}) for s in snapshots[:limit]]
-    next_cursor = None
-    if len(snapshots) > limit:
-        last = items[-1]
-        next_cursor = cursors.encode(last.created_at, last.id)
-    return Page(items=items, next_cursor=next_cursor)
+    found = [from_document(s.id, s.to_dict() or {}) for s in snapshots]
+    return cursors.page(found, limit, lambda project: (project.created_at, project.id))
 
 
 def to_document(project: Project) -> dict[str, Any]:

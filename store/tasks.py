@@ -179,12 +179,8 @@ class FirestoreTasks(TaskStore):
             )
         with translated():
             snapshots = list(ordered.limit(limit + 1).stream(timeout=self._db.timeout()))
-        items = [from_document(project_id, s.id, s.to_dict() or {}) for s in snapshots[:limit]]
-        next_cursor = None
-        if len(snapshots) > limit:
-            last = items[-1]
-            next_cursor = cursors.encode(last.created_at, last.id)
-        return Page(items=items, next_cursor=next_cursor)
+        found = [from_document(project_id, s.id, s.to_dict() or {}) for s in snapshots]
+        return cursors.page(found, limit, lambda task: (task.created_at, task.id))
 
     def delete_all(self, project_id: str) -> int:
         """Delete every task of a project in bounded batches; returns how many.
