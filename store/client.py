@@ -105,10 +105,8 @@ class Firestore:
         return self.timeout_seconds
 
     def collection(self, name: str) -> CollectionReference:
-        """The realm's collection ``name`` (under ``tenants/{tenant}/`` for a tenant)."""
-        if self.tenant is None:
-            return self.client.collection(name)
-        return self.client.collection(TENANTS_COLLECTION, self.tenant, name)
+        """The realm's collection ``name`` (at ``path(name)``)."""
+        return self.client.collection(self.path(name))
 
     def delete_if_unchanged(self, ref: Any, update_time: Any) -> None:
         """Delete ``ref`` only if nobody wrote it since ``update_time`` (else leave it)."""
