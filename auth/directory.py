@@ -89,15 +89,16 @@ class UserDirectory:
         self._profiles_lock = threading.Lock()
 
     @functools.cached_property
-    def _auth(self) -> _Users:
-        """The realm's user-management calls: firebase-admin's own client of the app for
-        project-level users (the one its other calls, such as session cookies, share),
-        a tenant-scoped ``auth.Client`` for a tenant's. Made on first use (it reads
-        credentials); ``tenant_mgt.auth_for_tenant`` returns the same kind of tenant
-        client but needs credentials even with the Auth emulator."""
+    def users(self) -> RealmUsers:
+        """The realm's firebase-admin user-management calls (also for what this class
+        does not wrap, such as the operator tools' listings): firebase-admin's own
+        client of the app for project-level users (the one its other calls, such as
+        session cookies, share), a tenant-scoped ``auth.Client`` for a tenant's. Made on
+        first use (it reads credentials); ``tenant_mgt.auth_for_tenant`` returns the same
+        kind of tenant client but needs credentials even with the Auth emulator."""
         if self.tenant is None:
             return _ProjectUsers(self._app)
-        tenant_users: _Users = fb_auth.Client(self._app, tenant_id=self.tenant)
+        tenant_users: RealmUsers = fb_auth.Client(self._app, tenant_id=self.tenant)
         return tenant_users
 
     def for_tenant(self, tenant: str) -> UserDirectory:
@@ -107,12 +108,12 @@ class UserDirectory:
     def get(self, uid: str) -> UserRecord:
         """Raises: UserNotFound, AuthUnavailable."""
         with translated():
-            return _record(self._auth.get_user(uid))
+            return _record(self.users.get_user(uid))
 
     def find_by_email(self, email: str) -> UserRecord:
         """Raises: UserNotFound, AuthUnavailable."""
         with translated():
-            return _record(self._auth.get_user_by_email(email))
+            return _record(self.users.get_user_by_email(email))
 
     def profiles(self, uids: Sequence[str], *, limit: int) -> dict[str, Profile]:
         """Email and display name of up to ``limit`` of ``uids`` (unknown uids are left
@@ -126,7 +127,7 @@ class UserDirectory:
                 fb_auth.UidIdentifier(uid) for uid in wanted[start : start + PROFILES_PER_CALL]
             ]
             with translated():
-                result = self._auth.get_users(batch)
+                result = self.users.get_users(batch)
             fetched = {user.uid: Profile(user.email, user.display_name) for user in result.users}
             with self._profiles_lock:
                 self._profiles.update(fetched)
@@ -144,7 +145,7 @@ class UserDirectory:
     def set_custom_claims(self, uid: str, claims: dict[str, Any]) -> None:
         """Replace all custom claims of ``uid``. Raises: UserNotFound, AuthUnavailable."""
         with translated():
-            self._auth.set_custom_user_claims(uid, claims or None)
+            self.users.set_custom_user_claims(uid, claims or None)
 
     def revoke_refresh_tokens(self, uid: str) -> int:
         """Revoke the user's refresh tokens; ID tokens issued before now stop verifying.
@@ -159,18 +160,19 @@ class UserDirectory:
         """
         revoked_at = int(self._clock())
         with translated():
-            self._auth.revoke_refresh_tokens(uid)
+            self.users.revoke_refresh_tokens(uid)
         return revoked_at
 
 
-class _Users(Protocol):
-    """The user-management calls a directory makes (``firebase_admin.auth.Client``'s)."""
+class RealmUsers(Protocol):
+    """The user-management calls of one realm (``firebase_admin.auth.Client``'s)."""
 
     def get_user(self, uid: str) -> Any: ...
     def get_user_by_email(self, email: str) -> Any: ...
     def get_users(self, identifiers: list[Any]) -> Any: ...
     def set_custom_user_claims(self, uid: str, custom_claims: Any) -> None: ...
     def revoke_refresh_tokens(self, uid: str) -> None: ...
+    def list_users(self, *, max_results: int) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,9 @@ class _ProjectUsers:
 
     def revoke_refresh_tokens(self, uid: str) -> None:
         fb_auth.revoke_refresh_tokens(uid, app=self.app)
+
+    def list_users(self, *, max_results: int) -> Any:
+        return fb_auth.list_users(max_results=max_results, app=self.app)
 
 
 def _record(user: Any) -> UserRecord:

@@ -89,8 +89,8 @@ class Operator:
         """
         try:
             if is_email(who):
-                return users.get(self.app, email=who, tenant=self.container.tenant)
-            return users.get(self.app, uid=who, tenant=self.container.tenant)
+                return users.get(self.directory, email=who)
+            return users.get(self.directory, uid=who)
         except UserNotFound:
             kind = "email address" if is_email(who) else "uid"
             raise UserNotFound(f"No user has the {kind} {who!r}.") from None
@@ -122,11 +122,7 @@ class Operator:
 
         Raises: AuthUnavailable.
         """
-        found = [
-            user
-            for user in users.iter_users(self.app, tenant=self.container.tenant)
-            if role in user.roles
-        ]
+        found = [user for user in users.iter_users(self.directory) if role in user.roles]
         return sorted(found, key=lambda user: (user.email or "", user.uid))
 
     def revoke_sessions(self, who: str, *, by: str) -> tuple[UserInfo, int]:

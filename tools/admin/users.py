@@ -14,10 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import firebase_admin
-from firebase_admin import auth as fb_auth
-
-from auth import Role, roles_from_claims, translated_auth_errors
+from auth import Role, UserDirectory, roles_from_claims, translated_auth_errors
 
 logger = logging.getLogger(__name__)
 #: Users per ``list_users`` call (firebase-admin's maximum).
@@ -44,33 +41,24 @@ class UserInfo:
         return roles_from_claims(self.custom_claims)
 
 
-def get(
-    app: firebase_admin.App,
-    *,
-    uid: str | None = None,
-    email: str | None = None,
-    tenant: str | None = None,
-) -> UserInfo:
-    """One user (of ``tenant``, or project-level) by uid or by email.
+def get(directory: UserDirectory, *, uid: str | None = None, email: str | None = None) -> UserInfo:
+    """One user of the directory's realm, by uid or by email.
 
     Raises: UserNotFound, AuthUnavailable.
     """
-    client = fb_auth.Client(app, tenant_id=tenant)
+    client = directory.users
     with translated_auth_errors():
-        user = client.get_user_by_email(email) if email is not None else client.get_user(uid)
+        user = client.get_user_by_email(email) if email is not None else client.get_user(uid or "")
     return _info(user)
 
 
-def iter_users(
-    app: firebase_admin.App, page_size: int = PAGE_SIZE, *, tenant: str | None = None
-) -> Iterator[UserInfo]:
-    """Every user of the project (or of ``tenant``), one page of ``page_size`` per call.
+def iter_users(directory: UserDirectory, page_size: int = PAGE_SIZE) -> Iterator[UserInfo]:
+    """Every user of the directory's realm, one page of ``page_size`` per call.
 
     Raises: AuthUnavailable (while iterating).
     """
-    client = fb_auth.Client(app, tenant_id=tenant)
     with translated_auth_errors():
-        page = client.list_users(max_results=page_size)
+        page = directory.users.list_users(max_results=page_size)
     while page is not None:
         for user in page.users:
             yield _info(user)
