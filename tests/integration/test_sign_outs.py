@@ -9,13 +9,11 @@ own revocation cache, as separate Cloud Functions instances have.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from datetime import UTC, datetime
 
 import pytest
-from cloudevents.http import CloudEvent
 
 from app import Container, build_container
 from auth import RevocationChecker
@@ -25,6 +23,7 @@ from services.sign_outs import KEEP_APPLIED, Outcome
 from store.sign_outs import SignOut
 from tests.integration.api import Api, error_code
 from tests.integration.emulator import AuthEmulator, FirestoreEmulator, MakeUser, token_claims
+from tests.integration.sign_outs import created_event, records_of
 
 
 def instance(*, ahead_seconds: float = 0) -> Container:
@@ -48,22 +47,6 @@ def valid_since(auth_emulator: AuthEmulator, uid: str) -> int | None:
     return None if value is None else int(value)
 
 
-def events_of(firestore_emulator: FirestoreEmulator, uid: str) -> dict[str, dict[str, object]]:
-    key = hashlib.sha256(uid.encode()).hexdigest()
-    return firestore_emulator.list_documents(f"signOuts/{key}/signOutEvents")
-
-
-def event(subject: str) -> CloudEvent:
-    return CloudEvent(
-        {
-            "type": "google.cloud.firestore.document.v1.created",
-            "source": "//firestore.googleapis.com/projects/demo/databases/(default)",
-            "subject": subject,
-        },
-        b"\x0a\x00",  # a protobuf payload, which the function does not read
-    )
-
-
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -79,7 +62,7 @@ def test_records_keep_the_latest_second_and_one_per_second(
     records.record("bob/with:odd.chars", 1_800_000_050, now=now())
     assert records.latest("alice") == 1_800_000_200
     assert records.latest("bob/with:odd.chars") == 1_800_000_050
-    assert sorted(events_of(firestore_emulator, "alice")) == ["001800000100", "001800000200"]
+    assert sorted(records_of(firestore_emulator, "alice")) == ["001800000100", "001800000200"]
 
 
 def test_a_sign_out_on_one_instance_ends_the_old_sessions_on_every_instance(
@@ -135,7 +118,7 @@ def test_applying_a_record_revokes_in_firebase_once(
     revoked = valid_since(auth_emulator, user.uid)
     assert revoked is not None
     assert revoked >= at
-    stored = events_of(firestore_emulator, user.uid)[f"{at:012d}"]
+    stored = records_of(firestore_emulator, user.uid)[f"{at:012d}"]
     assert stored["uid"] == user.uid
     assert stored["expiresAt"] - stored["appliedAt"] == KEEP_APPLIED  # type: ignore[operator]
 
@@ -180,7 +163,7 @@ def test_the_event_function_applies_the_record_it_is_told_about(
     at = int(time.time())
     container = instance()
     path = container.sign_outs.record(user.uid, at, now=now())
-    event_entry_point("signouts", container)(event(f"documents/{path}"))
+    event_entry_point("signouts", container)(created_event(f"documents/{path}"))
     assert (valid_since(auth_emulator, user.uid) or 0) >= at
     assert container.sign_outs.get(path) == SignOut(path, user.uid, at, applied=True)
 
@@ -200,7 +183,7 @@ def test_the_event_function_drops_events_that_name_no_record(
 ) -> None:
     container = instance()
     with caplog.at_level(logging.WARNING, logger="handlers.sign_outs"):
-        event_entry_point("signouts", container)(event(subject))
+        event_entry_point("signouts", container)(created_event(subject))
     assert "expected a sign-out record" in caplog.text
     assert "sign_out_service" not in container.built
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from cloudevents.http import CloudEvent
 
 from app import build_container
 from core.settings import Settings
@@ -32,6 +31,7 @@ from tests.integration.emulator import (
     TenantUsers,
     token_claims,
 )
+from tests.integration.sign_outs import created_event, records_of
 
 
 def backend(**changes: Any) -> Api:
@@ -219,25 +219,6 @@ def tenant_settings(world: World, **changes: Any) -> Settings:
     )
 
 
-def records_of(
-    firestore_emulator: FirestoreEmulator, uid: str, *, tenant: str | None
-) -> dict[str, dict[str, Any]]:
-    realm = "" if tenant is None else f"tenants/{tenant}/"
-    key = hashlib.sha256(uid.encode()).hexdigest()
-    return firestore_emulator.list_documents(f"{realm}signOuts/{key}/signOutEvents")
-
-
-def signed_out_event(subject: str) -> CloudEvent:
-    return CloudEvent(
-        {
-            "type": "google.cloud.firestore.document.v1.created",
-            "source": "//firestore.googleapis.com/projects/demo/databases/(default)",
-            "subject": subject,
-        },
-        b"\x0a\x00",
-    )
-
-
 def test_a_tenant_user_signs_out_in_their_tenant(
     world: World, firestore_emulator: FirestoreEmulator
 ) -> None:
@@ -278,7 +259,7 @@ def test_a_tenant_user_signs_out_in_their_tenant(
     (second,) = recorded
     key = hashlib.sha256(world.amos.uid.encode()).hexdigest()
     path = f"tenants/{world.acme}/signOuts/{key}/signOutEvents/{second}"
-    event_entry_point("signouts", container)(signed_out_event(f"documents/{path}"))
+    event_entry_point("signouts", container)(created_event(f"documents/{path}"))
     assert valid_since(world.acme, world.amos) >= int(second)
     assert valid_since(world.acme, world.alice) == alice_before
     applied = firestore_emulator.get_document(path)
@@ -298,7 +279,7 @@ def test_the_signouts_function_drops_records_outside_the_listed_realms(
     subject = f"documents/{realm}signOuts/{key}/signOutEvents/001800000000"
     container = build_container(tenant_settings(world))
     with caplog.at_level(logging.WARNING, logger="handlers.sign_outs"):
-        event_entry_point("signouts", container)(signed_out_event(subject))
+        event_entry_point("signouts", container)(created_event(subject))
     assert "signouts:" in caplog.text
     assert "sign_out_service" not in container.built
 
