@@ -26,8 +26,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -228,6 +228,33 @@ def running_backend(
 
 
 @contextmanager
+def web_and_backend(
+    project_id: str,
+    builds: Mapping[str, tuple[Path, Mapping[str, str]]],
+    *,
+    log_name: str = "backend.log",
+    settings: dict[str, str] | None = None,
+) -> Iterator[tuple[dict[str, str], str]]:
+    """Each named build of ``web/`` (its output directory and extra VITE_ settings) served
+    on a port of its own, and one backend (``running_backend``, with ``settings``) that
+    allows all their origins; yields each build's URL by name, and the backend's URL."""
+    servers = {name: static_server(dist) for name, (dist, _) in builds.items()}
+    api_port = free_port()
+    for dist, extra in builds.values():
+        build_web(dist, project_id, f"http://127.0.0.1:{api_port}", **extra)
+    urls = {name: url for name, (_, url) in servers.items()}
+    with ExitStack() as running:
+        for server, _ in servers.values():
+            running.enter_context(serving(server))
+        api_url = running.enter_context(
+            running_backend(
+                project_id, list(urls.values()), port=api_port, log_name=log_name, settings=settings
+            )
+        )
+        yield urls, api_url
+
+
+@contextmanager
 def serving(server: ThreadingHTTPServer) -> Iterator[None]:
     thread = threading.Thread(target=server.serve_forever, name="web-static", daemon=True)
     thread.start()
@@ -252,12 +279,8 @@ def stack(
 ) -> Iterator[Stack]:
     """The built web app on one local port and the backend on another, CORS between them."""
     dist = tmp_path_factory.mktemp("web-dist")
-    static, web_url = static_server(dist)
-    api_port = free_port()
-    api_url = f"http://127.0.0.1:{api_port}"
-    build_web(dist, project_id, api_url)
-    with serving(static), running_backend(project_id, [web_url], port=api_port) as api_url:
-        yield Stack(web_url=web_url, api_url=api_url, project_id=project_id)
+    with web_and_backend(project_id, {"web": (dist, {})}) as (urls, api_url):
+        yield Stack(web_url=urls["web"], api_url=api_url, project_id=project_id)
 
 
 def chromium_path() -> str:

@@ -25,11 +25,7 @@ from tests.e2e.conftest import (
     Stack,
     Users,
     WebApp,
-    build_web,
-    free_port,
-    running_backend,
-    serving,
-    static_server,
+    web_and_backend,
 )
 from tests.integration.emulator import AuthEmulator, FirestoreEmulator
 
@@ -44,24 +40,14 @@ def step_up_stack(
 ) -> Iterator[Stack]:
     """The web app against a backend that holds deletion and transfer to step-up."""
     dist = tmp_path_factory.mktemp("web-step-up")
-    static, web_url = static_server(dist)
-    api_port = free_port()
-    build_web(dist, project_id, f"http://127.0.0.1:{api_port}")
     settings = {
         "ADMIN_REQUIRE_SECOND_FACTOR": "true",
         "STEP_UP_OPERATIONS": "delete_project,transfer_project",
     }
-    with (
-        serving(static),
-        running_backend(
-            project_id,
-            [web_url],
-            port=api_port,
-            log_name="backend-step-up.log",
-            settings=settings,
-        ) as api_url,
-    ):
-        yield Stack(web_url, api_url, project_id)
+    with web_and_backend(
+        project_id, {"web": (dist, {})}, log_name="backend-step-up.log", settings=settings
+    ) as (urls, api_url):
+        yield Stack(urls["web"], api_url, project_id)
 
 
 @pytest.fixture(scope="module")

@@ -27,10 +27,9 @@ from tests.e2e.conftest import (
     Stack,
     WebApp,
     build_web,
-    free_port,
-    running_backend,
     serving,
     static_server,
+    web_and_backend,
 )
 from tests.integration.emulator import AuthEmulator, FirestoreEmulator, TenantUsers
 
@@ -61,29 +60,17 @@ def tenancy(
 ) -> Iterator[Tenancy]:
     """A new tenant, the web app built for it, and a backend with ``TENANTS`` = it."""
     tenant = tenants.create_tenant()
-    tenant_dist = tmp_path_factory.mktemp("web-tenant")
-    cookie_dist = tmp_path_factory.mktemp("web-cookie")
-    tenant_static, tenant_url = static_server(tenant_dist)
-    cookie_static, cookie_url = static_server(cookie_dist)
-    api_port = free_port()
-    api_url = f"http://127.0.0.1:{api_port}"
-    build_web(tenant_dist, project_id, api_url, VITE_TENANT_ID=tenant)
-    build_web(cookie_dist, project_id, api_url, VITE_SESSION_MODE="cookie")
-    with (
-        serving(tenant_static),
-        serving(cookie_static),
-        running_backend(
-            project_id,
-            [tenant_url, cookie_url],
-            port=api_port,
-            log_name="backend-tenant.log",
-            settings={"TENANTS": tenant},
-        ) as api_url,
-    ):
+    builds = {
+        "tenant": (tmp_path_factory.mktemp("web-tenant"), {"VITE_TENANT_ID": tenant}),
+        "cookie": (tmp_path_factory.mktemp("web-cookie"), {"VITE_SESSION_MODE": "cookie"}),
+    }
+    with web_and_backend(
+        project_id, builds, log_name="backend-tenant.log", settings={"TENANTS": tenant}
+    ) as (urls, api_url):
         yield Tenancy(
             tenant,
-            Stack(tenant_url, api_url, project_id),
-            Stack(cookie_url, api_url, project_id),
+            Stack(urls["tenant"], api_url, project_id),
+            Stack(urls["cookie"], api_url, project_id),
         )
 
 
