@@ -162,6 +162,7 @@ class Settings:
                 "expected the Firebase project id in FIREBASE_PROJECT_ID or "
                 "GOOGLE_CLOUD_PROJECT, got neither"
             )
+        tenants = _tenants(env)
         settings = cls(
             project_id=project_id,
             cors_allowed_origins=_origins(env.get("CORS_ALLOWED_ORIGINS", "")),
@@ -202,8 +203,8 @@ class Settings:
             ),
             step_up_operations=_step_up_operations(env),
             allowed_sign_in_providers=_sign_in_providers(env),
-            tenants=_tenants(env),
-            allow_project_level_users=_allow_project_level_users(env),
+            tenants=tenants,
+            allow_project_level_users=_allow_project_level_users(env, tenants),
         )
         settings.check_safety()
         return settings
@@ -330,10 +331,9 @@ def _tenants(env: Mapping[str, str]) -> frozenset[str]:
     return frozenset(names)
 
 
-def _allow_project_level_users(env: Mapping[str, str]) -> bool:
+def _allow_project_level_users(env: Mapping[str, str], tenants: frozenset[str]) -> bool:
     """Project-level users are accepted by default only where no tenant is listed; a
     deployment that lists tenants accepts them too only when asked to."""
-    tenants = _tenants(env)
     allowed = _bool(env, "ALLOW_PROJECT_LEVEL_USERS", not tenants)
     if not allowed and not tenants:
         raise ConfigError(
