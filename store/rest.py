@@ -137,9 +137,21 @@ class FirestoreRest:
             Conflict: a precondition failed (nothing was written).
             Unavailable: no answer from Firestore (nothing is known to be written).
         """
-        self._call("POST", f"{self._documents}:commit", body={"writes": list(writes)})
+        self._call(
+            "POST", f"{self._documents}:commit", body={"writes": list(writes)}, preconditioned=True
+        )
 
-    def _call(self, method: str, url: str, *, body: object = None, missing_ok: bool = False) -> Any:
+    def _call(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: object = None,
+        missing_ok: bool = False,
+        preconditioned: bool = False,
+    ) -> Any:
+        """One call. ``missing_ok``: a 404 is ``None``; ``preconditioned``: a failed
+        precondition is ``Conflict``."""
         import requests
 
         try:
@@ -150,7 +162,7 @@ class FirestoreRest:
         status = _status(response)
         if missing_ok and response.status_code == 404:
             return None
-        if url.endswith(":commit") and status in (
+        if preconditioned and status in (
             "ALREADY_EXISTS",
             "NOT_FOUND",
             "FAILED_PRECONDITION",
